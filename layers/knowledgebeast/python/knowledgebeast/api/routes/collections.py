@@ -1,0 +1,57 @@
+"""Collections: list, inspect, delete."""
+
+from __future__ import annotations
+
+import anyio
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from knowledgebeast.api.deps import AdminPrincipal, IngestServiceDep, QueryPrincipal
+from knowledgebeast.errors import CollectionNotFoundError
+from knowledgebeast.identity import RESERVED_COLLECTIONS
+
+router = APIRouter(prefix="/api/v1/collections", tags=["collections"])
+
+
+class CollectionOut(BaseModel):
+    name: str
+    chunks: int
+    documents: int | None = None
+
+
+class CollectionList(BaseModel):
+    collections: list[CollectionOut]
+
+
+@router.get("", response_model=CollectionList, summary="List collections")
+async def list_collections(principal: QueryPrincipal, service: IngestServiceDep) -> CollectionList:
+    """Collections the caller may see, with chunk counts."""
+    infos = await anyio.to_thread.run_sync(service.store.list_collections)
+    return CollectionList(
+        collections=[
+            CollectionOut(name=i.name, chunks=i.count)
+            for i in sorted(infos, key=lambda i: i.name)
+            if i.name not in RESERVED_COLLECTIONS and principal.can_access(i.name)
+        ]
+    )
+
+
+@router.get("/{name}", response_model=CollectionOut, summary="Inspect a collection")
+async def get_collection(name: str, principal: QueryPrincipal, service: IngestServiceDep) -> CollectionOut:
+    """Chunk and document counts of one collection."""
+    if name in RESERVED_COLLECTIONS or not principal.can_access(name):
+        raise CollectionNotFoundError(f"collection {name!r} does not exist")
+    info = await anyio.to_thread.run_sync(service.store.collection_info, name)
+    documents = await anyio.to_thread.run_sync(lambda: len(service.registry.list(name)))
+    return CollectionOut(name=info.name, chunks=info.count, documents=documents)
+
+
+@router.delete("/{name}", response_model=CollectionOut, summary="Delete a collection")
+async def delete_collection(name: str, principal: AdminPrincipal, service: IngestServiceDep) -> CollectionOut:
+    """Delete the collection and every document record in it (admin scope)."""
+    if name in RESERVED_COLLECTIONS or not principal.can_access(name):
+        raise CollectionNotFoundError(f"collection {name!r} does not exist")
+    info = await anyio.to_thread.run_sync(service.store.collection_info, name)
+    await anyio.to_thread.run_sync(service.store.delete_collection, name)
+    await anyio.to_thread.run_sync(service.registry.forget_collection, name)
+    return CollectionOut(name=name, chunks=info.count, documents=0)

@@ -1,0 +1,158 @@
+"""Documents: ingest by JSON text or multipart upload, read and delete by id."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, File, Form, Request, UploadFile, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from knowledgebeast.api.deps import IngestPrincipal, IngestServiceDep, JsonBody, QueryPrincipal, SettingsDep
+from knowledgebeast.errors import (
+    DocumentNotFoundError,
+    PayloadTooLargeError,
+    ValidationError,
+)
+from knowledgebeast.ingest import IngestResult
+
+router = APIRouter(prefix="/api/v1/documents", tags=["documents"])
+COLLECTION_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9._-]*[a-zA-Z0-9]$"
+
+
+class TextDocument(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "text": "# Runbook\nRestart the API with make run.",
+                    "title": "Runbook",
+                    "source": "wiki/runbook.md",
+                    "collection": "default",
+                    "metadata": {"team": "platform"},
+                    "media_type": "text/markdown",
+                }
+            ]
+        },
+    )
+
+    text: str = Field(..., min_length=1, description="Document text (plain or markdown).")
+    source: str = Field(
+        ..., min_length=1, max_length=1024, description="Stable URI; re-sending it replaces the document."
+    )
+    title: str | None = Field(None, max_length=512)
+    collection: str = Field("default", min_length=3, max_length=63, pattern=COLLECTION_PATTERN)
+    metadata: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    media_type: str = Field("text/plain", pattern=r"^text/(plain|markdown)$")
+
+
+class DocumentOut(BaseModel):
+    document_id: str
+    collection: str
+    source: str
+    outcome: str
+    chunks: int
+    title: str = ""
+
+
+class DocumentInfo(BaseModel):
+    document_id: str
+    collection: str
+    source: str
+    title: str
+    media_type: str
+    chunk_count: int
+    ingested_at: str
+    content_hash: str
+
+
+def _out(result: IngestResult) -> DocumentOut:
+    return DocumentOut(
+        document_id=result.document_id,
+        collection=result.collection,
+        source=result.source,
+        outcome=result.outcome,
+        chunks=result.chunks,
+        title=result.title,
+    )
+
+
+@router.post("", response_model=DocumentOut, status_code=status.HTTP_201_CREATED, summary="Ingest a document (JSON)")
+async def ingest_text(
+    body: TextDocument, _json: JsonBody, principal: IngestPrincipal, service: IngestServiceDep
+) -> DocumentOut:
+    """Index text through the same pipeline as files; idempotent per (collection, source)."""
+    principal.require_collection(body.collection)
+    data = body.text.encode()
+    suffix = ".md" if body.media_type == "text/markdown" else ".txt"
+    metadata: dict[str, Any] = dict(body.metadata)
+    result = await anyio.to_thread.run_sync(
+        lambda: service.ingest_bytes(
+            data,
+            collection=body.collection,
+            source=body.source,
+            filename=body.source if body.source.endswith(suffix) else body.source + suffix,
+            media_type=body.media_type,
+            metadata=metadata,
+            title=body.title,
+        )
+    )
+    return _out(result)
+
+
+@router.post("/upload", response_model=DocumentOut, status_code=status.HTTP_201_CREATED, summary="Upload a file")
+async def upload(
+    request: Request,
+    principal: IngestPrincipal,
+    service: IngestServiceDep,
+    settings: SettingsDep,
+    file: Annotated[UploadFile, File(description="txt, md, html, pdf, docx or json")],
+    collection: Annotated[str, Form(min_length=3, max_length=63, pattern=COLLECTION_PATTERN)] = "default",
+    source: Annotated[str | None, Form(max_length=1024)] = None,
+    metadata: Annotated[str | None, Form(description="JSON object of metadata")] = None,
+) -> DocumentOut:
+    """Multipart upload of one file (size bounded by MAX_UPLOAD_BYTES)."""
+    principal.require_collection(collection)
+    data = await file.read(settings.max_upload_bytes + 1)
+    if len(data) > settings.max_upload_bytes:
+        raise PayloadTooLargeError(f"file exceeds {settings.max_upload_bytes} bytes")
+    try:
+        extra = json.loads(metadata) if metadata else {}
+    except json.JSONDecodeError as exc:
+        raise ValidationError("metadata must be a JSON object") from exc
+    if not isinstance(extra, dict):
+        raise ValidationError("metadata must be a JSON object")
+    filename = file.filename or "upload"
+    declared = file.content_type if file.content_type not in (None, "application/octet-stream") else None
+    result = await anyio.to_thread.run_sync(
+        lambda: service.ingest_bytes(
+            data,
+            collection=collection,
+            source=source or filename,
+            filename=filename,
+            media_type=declared,
+            metadata=extra,
+        )
+    )
+    return _out(result)
+
+
+@router.get("/{document_id}", response_model=DocumentInfo, summary="Get a document's record")
+async def get_document(document_id: str, principal: QueryPrincipal, service: IngestServiceDep) -> DocumentInfo:
+    """The registry record of a document: source, title, chunk count, content hash."""
+    record = await anyio.to_thread.run_sync(service.registry.get, document_id)
+    if record is None or record.deleted or not principal.can_access(record.collection):
+        raise DocumentNotFoundError(f"document {document_id!r} not found")
+    return DocumentInfo(**{k: getattr(record, k) for k in DocumentInfo.model_fields})
+
+
+@router.delete("/{document_id}", response_model=DocumentOut, summary="Delete a document")
+async def delete_document(document_id: str, principal: IngestPrincipal, service: IngestServiceDep) -> DocumentOut:
+    """Remove every chunk of the document."""
+    record = await anyio.to_thread.run_sync(service.registry.get, document_id)
+    if record is None or record.deleted or not principal.can_access(record.collection):
+        raise DocumentNotFoundError(f"document {document_id!r} not found")
+    result = await anyio.to_thread.run_sync(service.delete_document, record.collection, document_id)
+    return _out(result)

@@ -1,0 +1,83 @@
+"""Health, readiness, liveness, cache clearing and Prometheus metrics."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from knowledgebeast import __version__
+from knowledgebeast.api.deps import AdminPrincipal, ServicesDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", summary="Service health")
+async def health(services: ServicesDep, request: Request) -> dict[str, Any]:
+    """Always 200 while the process runs; says whether authentication is off."""
+    body: dict[str, Any] = {
+        "status": "healthy",
+        "version": __version__,
+        "timestamp": datetime.now(UTC).isoformat(),
+        "environment": services.settings.app_env,
+    }
+    if request.app.state.authenticator.open:
+        body["auth"] = "disabled (development mode)"
+    return body
+
+
+@router.get("/health/live", summary="Liveness probe")
+async def live() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "alive"}
+
+
+def _checks(services: Any) -> tuple[bool, dict[str, Any]]:
+    checks: dict[str, Any] = {}
+    ready = True
+    try:
+        services.store.heartbeat()
+        checks["store"] = {"status": "ok", "mode": "embedded" if services.settings.embedded_store else "http"}
+    except Exception as exc:
+        checks["store"] = {"status": "down", "error": type(exc).__name__}
+        ready = False
+    cache = services.cache
+    if cache is None:
+        checks["cache"] = {"status": "disabled"}
+    else:
+        checks["cache"] = {"status": "ok" if cache.ping() else "degraded", "backend": cache.backend}
+    checks["reranker"] = {"status": "ok" if services.settings.rerank_model_dir else "disabled"}
+    try:
+        services.embedder  # noqa: B018 - loading the model is the check
+        checks["embedder"] = {"status": "ok"}
+    except Exception as exc:
+        checks["embedder"] = {"status": "down", "error": type(exc).__name__}
+        ready = False
+    return ready, checks
+
+
+@router.get("/health/ready", summary="Readiness probe")
+async def ready(services: ServicesDep) -> JSONResponse:
+    """503 when the store or the model is unavailable; a down cache only degrades (queries run uncached)."""
+    is_ready, checks = await anyio.to_thread.run_sync(_checks, services)
+    return JSONResponse(
+        {"status": "ready" if is_ready else "not_ready", "checks": checks}, status_code=200 if is_ready else 503
+    )
+
+
+@router.post("/api/v1/cache/clear", summary="Clear the query cache", tags=["cache"])
+async def clear_cache(principal: AdminPrincipal, services: ServicesDep) -> dict[str, int]:
+    """Drop every cached answer (admin scope)."""
+    removed = await anyio.to_thread.run_sync(services.cache.clear) if services.cache is not None else 0
+    return {"cleared": removed}
+
+
+@router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+async def prometheus_metrics() -> Response:
+    """Prometheus exposition of every counter and histogram of this process."""
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

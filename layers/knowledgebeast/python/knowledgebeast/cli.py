@@ -1,0 +1,186 @@
+"""``knowledgebeast`` command line: ingest, query, serve, delete, collections, backup tools.
+
+Runs on the same services as the API and the Lambdas (local mode: embedded Chroma and an
+in-process cache unless CHROMA_HOST / REDIS_HOST are set).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from knowledgebeast.config import get_settings
+from knowledgebeast.errors import KnowledgeBeastError
+from knowledgebeast.factory import Services, build_services
+from knowledgebeast.parsing import SUPPORTED_EXTENSIONS
+
+
+def _files(paths: Sequence[str]) -> Iterator[Path]:
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+        elif path.is_file():
+            yield path
+        else:
+            raise KnowledgeBeastError(f"no such file or directory: {raw}")
+
+
+def cmd_ingest(args: argparse.Namespace, services: Services) -> int:
+    from tqdm import tqdm
+
+    from knowledgebeast.ingest import IngestService
+
+    service: IngestService = services.ingest_service
+    files = list(_files(args.paths))
+    started = time.perf_counter()
+    summary = {"files": len(files), "indexed": 0, "replaced": 0, "unchanged": 0, "failed": 0, "chunks": 0}
+    failures: list[dict[str, str]] = []
+    for path in tqdm(files, desc="ingest", unit="file", disable=args.quiet or not sys.stderr.isatty()):
+        if path.suffix.lower() not in SUPPORTED_EXTENSIONS:
+            summary["failed"] += 1
+            failures.append({"file": str(path), "reason": f"unsupported file type {path.suffix!r}"})
+            continue
+        try:
+            result = service.ingest_bytes(
+                path.read_bytes(),
+                collection=args.collection,
+                source=str(path.resolve()),
+                filename=path.name,
+                strategy=args.strategy,
+            )
+        except KnowledgeBeastError as exc:
+            summary["failed"] += 1
+            failures.append({"file": str(path), "reason": exc.message})
+            continue
+        summary[result.outcome] = summary.get(result.outcome, 0) + 1
+        summary["chunks"] += result.chunks if result.outcome != "unchanged" else 0
+    summary["seconds"] = round(time.perf_counter() - started, 2)  # type: ignore[assignment]
+    skipped = summary["unchanged"]
+    print(
+        f"files={summary['files']} chunks={summary['chunks']} indexed={summary['indexed']} "
+        f"replaced={summary['replaced']} skipped={skipped} failed={summary['failed']} seconds={summary['seconds']}"
+    )
+    for failure in failures:
+        print(f"  failed: {failure['file']}: {failure['reason']}", file=sys.stderr)
+    return 1 if failures and len(failures) == len(files) else 0
+
+
+def cmd_query(args: argparse.Namespace, services: Services) -> int:
+    from knowledgebeast.schemas import QueryRequest
+
+    request = QueryRequest(
+        query=args.text, top_k=args.top_k, collection=args.collection, mode=args.mode, rerank=args.rerank
+    )
+    response = services.query_service.query(request)
+    if args.json:
+        print(response.model_dump_json(indent=2))
+        return 0
+    print(
+        f"{len(response.results)} results in {response.took_ms:.1f} ms ({response.mode}"
+        f"{', cached' if response.cached else ''})"
+    )
+    for rank, result in enumerate(response.results, start=1):
+        c = result.citation
+        where = f"p.{c.page}" if c.page else " > ".join(c.heading_path) or f"chunk {c.chunk_index}"
+        snippet = " ".join(result.text.split())[:220]
+        print(f"\n{rank}. {c.title}  [{where}]  score={result.score:.4f}\n   {Path(c.source).name}: {snippet}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, services: Services) -> int:
+    import uvicorn
+
+    from knowledgebeast.api.app import create_app
+
+    app = create_app(services=services)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", workers=1)
+    return 0
+
+
+def cmd_collections(args: argparse.Namespace, services: Services) -> int:
+    from knowledgebeast.identity import RESERVED_COLLECTIONS
+
+    for info in services.store.list_collections():
+        if info.name not in RESERVED_COLLECTIONS:
+            print(f"{info.name}\t{info.count} chunks")
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace, services: Services) -> int:
+    service = services.ingest_service
+    if args.document_id:
+        result = service.delete_document(args.collection, args.document_id)
+    else:
+        result = service.delete_source(args.collection, str(Path(args.source).resolve()))
+    print(f"{result.outcome}: {result.document_id} ({result.chunks} chunks)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    settings = get_settings()
+    parser = argparse.ArgumentParser(prog="knowledgebeast", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ingest = sub.add_parser("ingest", help="index files or folders")
+    ingest.add_argument("paths", nargs="+")
+    ingest.add_argument("--collection", default="default")
+    ingest.add_argument("--strategy", choices=["semantic", "recursive", "fixed"], default=settings.chunk_strategy)
+    ingest.add_argument("--quiet", action="store_true")
+    ingest.set_defaults(func=cmd_ingest)
+
+    query = sub.add_parser("query", help="ask a question")
+    query.add_argument("text")
+    query.add_argument("--top-k", type=int, default=5)
+    query.add_argument("--collection", default="default")
+    query.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
+    query.add_argument("--rerank", action="store_true")
+    query.add_argument("--json", action="store_true")
+    query.set_defaults(func=cmd_query)
+
+    serve = sub.add_parser("serve", help="serve the HTTP API")
+    serve.add_argument("--host", default=settings.host)
+    serve.add_argument("--port", type=int, default=settings.port)
+    serve.set_defaults(func=cmd_serve)
+
+    collections = sub.add_parser("collections", help="list collections")
+    collections.set_defaults(func=cmd_collections)
+
+    delete = sub.add_parser("delete", help="delete a document by id or source path")
+    delete.add_argument("--collection", default="default")
+    target = delete.add_mutually_exclusive_group(required=True)
+    target.add_argument("--document-id")
+    target.add_argument("--source")
+    delete.set_defaults(func=cmd_delete)
+
+    try:
+        from knowledgebeast.backup.cli import add_backup_commands
+    except ImportError:
+        pass
+    else:
+        add_backup_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from knowledgebeast.observability.logging import configure_logging
+
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    configure_logging("WARNING" if args.command in ("query", "ingest") else settings.log_level)
+    services = build_services(settings)
+    try:
+        return int(args.func(args, services))
+    except KnowledgeBeastError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.details:
+            print(json.dumps(exc.details), file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

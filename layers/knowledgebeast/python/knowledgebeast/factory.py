@@ -1,0 +1,146 @@
+"""The composition root: the one place that turns Settings into concrete components.
+
+Lambda handlers, the CLI and the local server all call :func:`build_services`; components never
+read settings themselves, they receive values. Secrets given by ARN are fetched here, once per
+container, from Secrets Manager.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import cached_property
+
+from knowledgebeast.cache.base import CacheProtocol
+from knowledgebeast.chunking import ChunkingConfig
+from knowledgebeast.config import Settings
+from knowledgebeast.embedding.base import EmbedderProtocol
+from knowledgebeast.ingest import IngestOptions, IngestService
+from knowledgebeast.parsing import ParseLimits
+from knowledgebeast.query import QueryService, RetrievalConfig
+from knowledgebeast.rerank.base import RerankerProtocol
+from knowledgebeast.secrets import resolve_secret
+from knowledgebeast.store.base import VectorStoreProtocol
+
+logger = logging.getLogger(__name__)
+
+
+def build_store(settings: Settings) -> VectorStoreProtocol:
+    from knowledgebeast.store.chroma import ChromaStore, HnswConfig
+
+    hnsw = HnswConfig(
+        m=settings.hnsw_m, ef_construction=settings.hnsw_ef_construction, ef_search=settings.hnsw_ef_search
+    )
+    if settings.chroma_host is None:
+        return ChromaStore.persistent(settings.data_dir / "chroma", hnsw=hnsw, batch_size=settings.chroma_batch_size)
+    token = resolve_secret(settings.chroma_auth_token, settings.chroma_auth_token_secret_arn)
+    return ChromaStore.http(
+        settings.chroma_host,
+        settings.chroma_port,
+        ssl=settings.chroma_ssl,
+        auth_token=token,
+        hnsw=hnsw,
+        batch_size=settings.chroma_batch_size,
+    )
+
+
+def build_cache(settings: Settings) -> CacheProtocol | None:
+    if settings.query_cache_size <= 0 or settings.cache_ttl <= 0:
+        return None
+    if settings.redis_host is None:
+        from knowledgebeast.cache.memory import MemoryCache
+
+        return MemoryCache(settings.query_cache_size)
+    from knowledgebeast.cache.redis_cache import RedisCache
+
+    return RedisCache.connect(
+        settings.redis_host,
+        settings.redis_port,
+        db=settings.redis_db,
+        password=resolve_secret(settings.redis_password, settings.redis_password_secret_arn),
+        ssl=settings.redis_ssl,
+        timeout=settings.redis_timeout_seconds,
+        pool_size=settings.connection_pool_size,
+    )
+
+
+def build_embedder(settings: Settings) -> EmbedderProtocol:
+    from knowledgebeast.embedding.onnx_embedder import OnnxEmbedder
+
+    return OnnxEmbedder(
+        settings.embedding_model_dir, variant=settings.embedding_variant, batch_size=settings.embedding_batch_size
+    )
+
+
+def build_reranker(settings: Settings) -> RerankerProtocol | None:
+    if settings.rerank_model_dir is None:
+        return None
+    from knowledgebeast.rerank.cross_encoder import CrossEncoderReranker
+
+    return CrossEncoderReranker(settings.rerank_model_dir)
+
+
+def retrieval_config(settings: Settings) -> RetrievalConfig:
+    return RetrievalConfig(
+        candidate_depth=settings.candidate_depth,
+        fusion=settings.fusion_method,
+        rrf_k=settings.fusion_rrf_k,
+        dense_weight=settings.fusion_dense_weight,
+        lexical_weight=settings.fusion_lexical_weight,
+        rerank_top_n=settings.rerank_top_n,
+        max_filter_depth=settings.max_filter_depth,
+        cache_ttl=settings.cache_ttl,
+    )
+
+
+def ingest_options(settings: Settings) -> IngestOptions:
+    return IngestOptions(
+        strategy=settings.chunk_strategy,
+        chunking=ChunkingConfig(
+            size=settings.chunk_size,
+            overlap=settings.chunk_overlap,
+            max_size=settings.chunk_max_size,
+            max_tokens=settings.chunk_max_tokens,
+        ),
+        limits=ParseLimits(
+            max_bytes=settings.max_upload_bytes, max_pages=settings.max_pdf_pages, max_chars=settings.max_document_chars
+        ),
+    )
+
+
+@dataclass
+class Services:
+    """Lazily built components of one process (a Lambda container, the CLI, the server)."""
+
+    settings: Settings
+
+    @cached_property
+    def store(self) -> VectorStoreProtocol:
+        return build_store(self.settings)
+
+    @cached_property
+    def embedder(self) -> EmbedderProtocol:
+        return build_embedder(self.settings)
+
+    @cached_property
+    def cache(self) -> CacheProtocol | None:
+        return build_cache(self.settings)
+
+    @cached_property
+    def reranker(self) -> RerankerProtocol | None:
+        return build_reranker(self.settings)
+
+    @cached_property
+    def query_service(self) -> QueryService:
+        return QueryService(
+            self.store, self.embedder, self.cache, self.reranker, config=retrieval_config(self.settings)
+        )
+
+    @cached_property
+    def ingest_service(self) -> IngestService:
+        counter = self.embedder.token_counter  # type: ignore[attr-defined]
+        return IngestService(self.store, self.embedder, counter, options=ingest_options(self.settings))
+
+
+def build_services(settings: Settings) -> Services:
+    return Services(settings)

@@ -1,0 +1,1 @@
+"""Metrics, logging and tracing; one set of metric names for Prometheus and Lambda EMF."""

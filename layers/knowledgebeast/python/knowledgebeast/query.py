@@ -1,0 +1,211 @@
+"""The query path: cache -> embed -> dense candidates -> lexical -> fuse -> group -> rerank.
+
+Everything that changes an answer is in the cache key, including the collection's write version
+read fresh from the store on each query (the same round trip tells whether the collection exists).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from knowledgebeast.cache.base import CacheProtocol, query_cache_key
+from knowledgebeast.embedding.base import EmbedderProtocol
+from knowledgebeast.errors import BadRequestError
+from knowledgebeast.fusion import FusionMethod, fuse
+from knowledgebeast.identity import RESERVED_COLLECTIONS
+from knowledgebeast.ingest import VERSION_KEY
+from knowledgebeast.lexical import analyze, bm25_scores
+from knowledgebeast.observability import metrics
+from knowledgebeast.observability.tracing import span
+from knowledgebeast.rerank.base import RerankerProtocol
+from knowledgebeast.schemas import Citation, QueryRequest, QueryResponse, QueryResult
+from knowledgebeast.store.base import StoredChunk, VectorStoreProtocol
+from knowledgebeast.store.filters import validate_filter
+
+HIDDEN_METADATA = frozenset({"kb_terms", "content_hash"})
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    candidate_depth: int = 300
+    fusion: FusionMethod = "rrf"
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    rerank_top_n: int = 50
+    max_filter_depth: int = 5
+    cache_ttl: int = 3600
+
+
+@dataclass
+class _Candidate:
+    chunk: StoredChunk
+    dense: float
+    lexical: float = 0.0
+    score: float = 0.0
+    rerank: float | None = None
+
+
+@contextmanager
+def _stage(name: str) -> Iterator[None]:
+    started = time.perf_counter()
+    with span(f"query.{name}"):
+        yield
+    metrics.observe_stage(name, time.perf_counter() - started)
+
+
+class QueryService:
+    def __init__(
+        self,
+        store: VectorStoreProtocol,
+        embedder: EmbedderProtocol,
+        cache: CacheProtocol | None = None,
+        reranker: RerankerProtocol | None = None,
+        *,
+        config: RetrievalConfig | None = None,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.cache = cache
+        self.reranker = reranker
+        self.config = config or RetrievalConfig()
+
+    def query(self, request: QueryRequest) -> QueryResponse:
+        started = time.perf_counter()
+        if request.rerank and self.reranker is None:
+            raise BadRequestError(
+                "reranking was requested but no reranker model is configured (set RERANK_MODEL_DIR)",
+                details={"rerank": "unavailable"},
+            )
+        where = validate_filter(request.filters, max_depth=self.config.max_filter_depth)
+        if request.collection in RESERVED_COLLECTIONS:
+            from knowledgebeast.errors import CollectionNotFoundError
+
+            raise CollectionNotFoundError(f"collection {request.collection!r} does not exist")
+        version = str(self.store.collection_metadata(request.collection).get(VERSION_KEY, "0"))
+        key = query_cache_key(
+            collection=request.collection,
+            version=version,
+            query=request.query,
+            params=request.model_dump(exclude={"query", "collection"}),
+        )
+        cached = self._cache_get(key)
+        if cached is not None:
+            response = QueryResponse.model_validate_json(cached)
+            response.cached = True
+            response.took_ms = round((time.perf_counter() - started) * 1000, 2)
+            return response
+        results = self._retrieve(request, where)
+        response = QueryResponse(
+            results=results,
+            collection=request.collection,
+            mode=request.mode,
+            took_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+        if self.cache is not None:
+            with _stage("cache_write"):
+                self.cache.set(key, response.model_dump_json().encode(), self.config.cache_ttl)
+        return response
+
+    def _cache_get(self, key: str) -> bytes | None:
+        if self.cache is None:
+            return None
+        with _stage("cache"):
+            value = self.cache.get(key)
+        metrics.observe_cache(self.cache.backend, value is not None)
+        return value
+
+    def _retrieve(self, request: QueryRequest, where: dict[str, Any] | None) -> list[QueryResult]:
+        with _stage("embed"):
+            vector = self.embedder.embed([request.query])[0]
+        depth = self.config.candidate_depth
+        if request.mode == "dense" and not request.rerank:
+            depth = min(depth, request.top_k * (4 if request.group_by_document else 1))
+        with _stage("search"):
+            chunks = self.store.search(request.collection, np.asarray(vector), limit=depth, where=where)
+        candidates = [_Candidate(chunk, dense=1.0 - float(chunk.distance or 0.0)) for chunk in chunks]
+        if candidates and request.mode != "dense":
+            with _stage("lexical"):
+                terms = analyze(request.query)
+                lexical = bm25_scores(terms, [str(c.chunk.metadata.get("kb_terms", "")).split() for c in candidates])
+                for candidate, value in zip(candidates, lexical, strict=True):
+                    candidate.lexical = value
+        self._score(request, candidates)
+        candidates.sort(key=lambda c: -c.score)
+        if request.group_by_document:
+            candidates = _best_per_document(candidates)
+        if request.rerank and self.reranker is not None and candidates:
+            candidates = self._rerank(request.query, candidates)
+        return [_to_result(c, request.mode) for c in candidates[: request.top_k]]
+
+    def _score(self, request: QueryRequest, candidates: list[_Candidate]) -> None:
+        if request.mode == "dense":
+            for c in candidates:
+                c.score = c.dense
+        elif request.mode == "lexical":
+            for c in candidates:
+                c.score = c.lexical
+        else:
+            fused = fuse(
+                self.config.fusion,
+                [c.dense for c in candidates],
+                [c.lexical for c in candidates],
+                k=self.config.rrf_k,
+                dense_weight=self.config.dense_weight,
+                lexical_weight=self.config.lexical_weight,
+            )
+            for c, value in zip(candidates, fused, strict=True):
+                c.score = value
+
+    def _rerank(self, query: str, candidates: list[_Candidate]) -> list[_Candidate]:
+        assert self.reranker is not None
+        head = candidates[: self.config.rerank_top_n]
+        with _stage("rerank"):
+            scores = self.reranker.score(query, [c.chunk.text for c in head])
+        for candidate, value in zip(head, scores, strict=True):
+            candidate.rerank = value
+            candidate.score = value
+        head.sort(key=lambda c: -c.score)
+        return head
+
+
+def _best_per_document(candidates: list[_Candidate]) -> list[_Candidate]:
+    seen: set[str] = set()
+    best: list[_Candidate] = []
+    for candidate in candidates:
+        doc = str(candidate.chunk.metadata.get("document_id", candidate.chunk.id))
+        if doc not in seen:
+            seen.add(doc)
+            best.append(candidate)
+    return best
+
+
+def _to_result(candidate: _Candidate, mode: str) -> QueryResult:
+    meta = candidate.chunk.metadata
+    heading = str(meta.get("heading_path", ""))
+    page = meta.get("page")
+    return QueryResult(
+        id=candidate.chunk.id,
+        text=candidate.chunk.text,
+        score=round(candidate.score, 6),
+        dense_score=round(candidate.dense, 6),
+        lexical_score=round(candidate.lexical, 6) if mode != "dense" else None,
+        rerank_score=round(candidate.rerank, 6) if candidate.rerank is not None else None,
+        citation=Citation(
+            document_id=str(meta.get("document_id", "")),
+            source=str(meta.get("source", "")),
+            title=str(meta.get("title", "")),
+            page=int(page) if isinstance(page, int | float) and not isinstance(page, bool) else None,
+            heading_path=[part for part in heading.split(" > ") if part],
+            start=int(meta.get("start", 0)),
+            end=int(meta.get("end", 0)),
+            chunk_index=int(meta.get("chunk_index", 0)),
+        ),
+        metadata={k: v for k, v in meta.items() if k not in HIDDEN_METADATA},
+    )

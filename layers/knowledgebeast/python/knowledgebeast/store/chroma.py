@@ -1,0 +1,268 @@
+"""The Chroma adapter: embedded ``PersistentClient`` locally, ``HttpClient`` against a server.
+
+Guarantees: collections use cosine space and the configured HNSW parameters; Chroma never embeds
+text itself (every write and query carries vectors); writes are batched under the server's max
+batch size; engine errors become KnowledgeBeast errors (missing collection -> 404, unreachable
+server -> 503) so callers never see a Chroma exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+
+from knowledgebeast.errors import (
+    BadRequestError,
+    CollectionNotFoundError,
+    InvalidFilterError,
+    StoreUnavailableError,
+    ValidationError,
+)
+from knowledgebeast.store.base import ChunkPage, CollectionInfo, Metadata, StoredChunk, Where
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class HnswConfig:
+    m: int = 16
+    ef_construction: int = 200
+    ef_search: int = 100
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return bool(
+        names
+        & {
+            "ConnectError",
+            "ConnectionError",
+            "ConnectTimeout",
+            "ReadTimeout",
+            "RemoteProtocolError",
+            "ConnectionRefusedError",
+            "TimeoutException",
+            "NetworkError",
+        }
+    )
+
+
+@contextmanager
+def _translate_errors(collection: str | None = None) -> Iterator[None]:
+    """Map Chroma/httpx exceptions onto KnowledgeBeast errors."""
+    try:
+        yield
+    except (CollectionNotFoundError, StoreUnavailableError, BadRequestError, ValidationError):
+        raise
+    except Exception as exc:
+        if type(exc).__name__ == "NotFoundError" or "does not exist" in str(exc):
+            raise CollectionNotFoundError(
+                f"collection {collection!r} does not exist", details={"collection": collection}
+            ) from exc
+        if _is_connection_error(exc) or "Could not connect" in str(exc):
+            raise StoreUnavailableError("vector store is unreachable") from exc
+        if isinstance(exc, ValueError) and "where" in str(exc).lower():
+            raise InvalidFilterError(str(exc)) from exc
+        raise
+
+
+class ChromaStore:
+    """Implements :class:`~knowledgebeast.store.base.VectorStoreProtocol` over a Chroma client."""
+
+    def __init__(self, client: ClientAPI, *, hnsw: HnswConfig | None = None, batch_size: int = 1000) -> None:
+        self._client = client
+        self._hnsw = hnsw or HnswConfig()
+        with _translate_errors():
+            server_max = int(client.get_max_batch_size())
+        self._batch_size = max(1, min(batch_size, server_max))
+        self._collections: dict[str, Collection] = {}
+
+    @classmethod
+    def persistent(cls, path: Path, **kwargs: Any) -> ChromaStore:
+        """Embedded store under ``path`` (local mode, tests)."""
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        path.mkdir(parents=True, exist_ok=True)
+        client = chromadb.PersistentClient(
+            path=str(path), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        )
+        return cls(client, **kwargs)
+
+    @classmethod
+    def http(
+        cls, host: str, port: int, *, ssl: bool = False, auth_token: str | None = None, **kwargs: Any
+    ) -> ChromaStore:
+        """Client of a Chroma server; the token is sent as a Bearer header for the auth proxy."""
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        headers = {"Authorization": f"Bearer {auth_token}"} if auth_token else None
+        with _translate_errors():
+            client = chromadb.HttpClient(
+                host=host,
+                port=port,
+                ssl=ssl,
+                headers=headers,
+                settings=ChromaSettings(anonymized_telemetry=False),
+            )
+        return cls(client, **kwargs)
+
+    # collections -------------------------------------------------------------------------------
+    def heartbeat(self) -> None:
+        with _translate_errors():
+            self._client.heartbeat()
+
+    def _collection(self, name: str, *, refresh: bool = False) -> Collection:
+        if refresh or name not in self._collections:
+            with _translate_errors(name):
+                self._collections[name] = self._client.get_collection(name, embedding_function=None)
+        return self._collections[name]
+
+    def _call(self, name: str, action: Callable[[Collection], T]) -> T:
+        """Run ``action`` on a cached collection handle, refreshing it once if it went stale
+        (collection deleted and re-created by another process)."""
+        try:
+            with _translate_errors(name):
+                return action(self._collection(name))
+        except CollectionNotFoundError:
+            self._collections.pop(name, None)
+            with _translate_errors(name):
+                return action(self._collection(name, refresh=True))
+
+    def list_collections(self) -> list[CollectionInfo]:
+        with _translate_errors():
+            collections = self._client.list_collections()
+            return [CollectionInfo(c.name, c.count(), dict(c.metadata or {})) for c in collections]
+
+    def collection_info(self, name: str) -> CollectionInfo:
+        """Fresh metadata (one round trip): the cache relies on it to see other writers' versions."""
+        collection = self._collection(name, refresh=True)
+        with _translate_errors(name):
+            return CollectionInfo(collection.name, collection.count(), dict(collection.metadata or {}))
+
+    def collection_metadata(self, name: str) -> Metadata:
+        return dict(self._collection(name, refresh=True).metadata or {})
+
+    def ensure_collection(self, name: str, metadata: Metadata | None = None) -> None:
+        configuration: Any = {
+            "hnsw": {
+                "space": "cosine",
+                "ef_construction": self._hnsw.ef_construction,
+                "ef_search": self._hnsw.ef_search,
+                "max_neighbors": self._hnsw.m,
+            }
+        }
+        with _translate_errors(name):
+            self._collections[name] = self._client.get_or_create_collection(
+                name, configuration=configuration, metadata=metadata or None, embedding_function=None
+            )
+
+    def delete_collection(self, name: str) -> None:
+        with _translate_errors(name):
+            self._client.delete_collection(name)
+        self._collections.pop(name, None)
+
+    def set_collection_metadata(self, name: str, metadata: Metadata) -> None:
+        """Merge ``metadata`` into the collection's metadata."""
+
+        def merge(collection: Collection) -> None:
+            current = dict(collection.metadata or {})
+            current.update(metadata)
+            collection.modify(metadata=current)
+
+        self._call(name, merge)
+        self._collections.pop(name, None)
+
+    # chunks ------------------------------------------------------------------------------------
+    def upsert(
+        self,
+        collection: str,
+        ids: Sequence[str],
+        embeddings: np.ndarray,
+        texts: Sequence[str],
+        metadatas: Sequence[Metadata],
+    ) -> None:
+        if not (len(ids) == len(embeddings) == len(texts) == len(metadatas)):
+            raise ValueError("ids, embeddings, texts and metadatas must have the same length")
+        for start in range(0, len(ids), self._batch_size):
+            stop = start + self._batch_size
+            batch_ids = list(ids[start:stop])
+            batch_vectors = np.asarray(embeddings[start:stop], dtype=np.float32)
+            batch_texts = list(texts[start:stop])
+            batch_meta: Any = [dict(m) for m in metadatas[start:stop]]
+            self._call(
+                collection,
+                lambda c, i=batch_ids, v=batch_vectors, t=batch_texts, m=batch_meta: c.upsert(
+                    ids=i, embeddings=v, documents=t, metadatas=m
+                ),
+            )
+
+    def delete_where(self, collection: str, where: Where) -> int:
+        ids = [chunk.id for chunk in self.get_where(collection, where, include_text=False)]
+        self.delete_ids(collection, ids)
+        return len(ids)
+
+    def delete_ids(self, collection: str, ids: Sequence[str]) -> None:
+        for start in range(0, len(ids), self._batch_size):
+            batch = list(ids[start : start + self._batch_size])
+            self._call(collection, lambda c, b=batch: c.delete(ids=b))
+
+    def get_where(
+        self, collection: str, where: Where, *, limit: int | None = None, include_text: bool = True
+    ) -> list[StoredChunk]:
+        include: Any = ["metadatas", "documents"] if include_text else ["metadatas"]
+        result = self._call(collection, lambda c: c.get(where=dict(where), limit=limit, include=include))
+        documents = result.get("documents") or [""] * len(result["ids"])
+        metadatas = result.get("metadatas") or [{}] * len(result["ids"])
+        return [
+            StoredChunk(id=i, text=d or "", metadata=dict(m or {}))
+            for i, d, m in zip(result["ids"], documents, metadatas, strict=True)
+        ]
+
+    def search(
+        self, collection: str, embedding: np.ndarray, *, limit: int, where: Where | None = None
+    ) -> list[StoredChunk]:
+        vector = np.asarray(embedding, dtype=np.float32).reshape(1, -1)
+        include: Any = ["documents", "metadatas", "distances"]
+        result = self._call(
+            collection,
+            lambda c: c.query(
+                query_embeddings=vector, n_results=limit, where=dict(where) if where else None, include=include
+            ),
+        )
+        ids = result["ids"][0]
+        documents = (result.get("documents") or [[]])[0]
+        metadatas = (result.get("metadatas") or [[]])[0]
+        distances = (result.get("distances") or [[]])[0]
+        return [
+            StoredChunk(id=i, text=d or "", metadata=dict(m or {}), distance=float(dist))
+            for i, d, m, dist in zip(ids, documents, metadatas, distances, strict=True)
+        ]
+
+    def export_page(self, collection: str, *, offset: int, limit: int) -> ChunkPage:
+        include: Any = ["documents", "metadatas", "embeddings"]
+        result = self._call(collection, lambda c: c.get(offset=offset, limit=limit, include=include))
+        embeddings = result.get("embeddings")
+        chunks = [
+            StoredChunk(
+                id=i,
+                text=d or "",
+                metadata=dict(m or {}),
+                embedding=np.asarray(embeddings[n], dtype=np.float32) if embeddings is not None else None,
+            )
+            for n, (i, d, m) in enumerate(
+                zip(result["ids"], result.get("documents") or [], result.get("metadatas") or [], strict=True)
+            )
+        ]
+        next_offset = offset + len(chunks) if len(chunks) == limit else None
+        return ChunkPage(chunks=chunks, next_offset=next_offset)
