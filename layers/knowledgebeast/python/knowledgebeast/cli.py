@@ -98,6 +98,10 @@ def cmd_serve(args: argparse.Namespace, services: Services) -> int:
     from knowledgebeast.api.app import create_app
 
     app = create_app(services=services)
+    if services.settings.prometheus_enabled and services.settings.prometheus_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(services.settings.prometheus_port, addr=args.host)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", workers=1)
     return 0
 

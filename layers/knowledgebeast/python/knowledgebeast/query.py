@@ -77,6 +77,10 @@ class QueryService:
         self.config = config or RetrievalConfig()
 
     def query(self, request: QueryRequest) -> QueryResponse:
+        with span("query"):
+            return self._query(request)
+
+    def _query(self, request: QueryRequest) -> QueryResponse:
         started = time.perf_counter()
         if request.rerank and self.reranker is None:
             raise BadRequestError(

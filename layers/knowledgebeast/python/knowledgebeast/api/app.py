@@ -15,6 +15,7 @@ from knowledgebeast.api.middleware import RequestContextMiddleware
 from knowledgebeast.api.routes import collections, documents, health, query
 from knowledgebeast.config import Settings, get_settings
 from knowledgebeast.factory import Services, build_services
+from knowledgebeast.observability.tracing import configure_tracing
 from knowledgebeast.secrets import resolve_secret
 from knowledgebeast.security.auth import Authenticator, parse_api_keys
 
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     settings = settings or (services.settings if services else get_settings())
     settings.require_safe_for_environment()
     services = services or build_services(settings)
+    configure_tracing(settings.otel_exporter_otlp_endpoint, settings.otel_sample_rate)
     authenticator = build_authenticator(settings)
     if authenticator.open:
         logger.warning("authentication is DISABLED (APP_ENV=%s): do not expose this server", settings.app_env)
