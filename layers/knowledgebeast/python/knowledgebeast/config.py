@@ -150,6 +150,10 @@ class Settings(BaseSettings):
     hnsw_ef_search: int = Field(100, ge=10)
     connection_pool_size: int = Field(10, ge=1)
 
+    # AWS storage (set by the CDK stacks; unset in local mode)
+    documents_bucket: str | None = None
+    backup_bucket: str | None = None
+
     # cache
     redis_host: str | None = None
     redis_port: int = 6379
