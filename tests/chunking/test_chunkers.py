@@ -92,3 +92,11 @@ def test_size_bounds_chunk_characters(counter: Any) -> None:
 def test_unknown_strategy_is_a_validation_error(counter: Any) -> None:
     with pytest.raises(ValidationError):
         make_chunker("magic", ChunkingConfig(), counter)
+
+
+def test_semantic_keeps_a_heading_with_its_text(counter: Any) -> None:
+    body = "## Rate limiting\n\n" + "Each client may send one hundred requests per minute before a 429. " * 9
+    doc = _document([(body, None, ("Guide", "Rate limiting"))])
+    chunks = make_chunker("semantic", ChunkingConfig(size=512, overlap=50), counter).chunk(doc)
+    assert chunks[0].text.startswith("## Rate limiting\n\nEach client")
+    assert all(chunk.text.strip() != "## Rate limiting" for chunk in chunks)

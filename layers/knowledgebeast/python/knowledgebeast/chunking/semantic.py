@@ -15,6 +15,9 @@ from knowledgebeast.chunking.splitting import Range, SizeGuard, pack, paragraphs
 from knowledgebeast.parsing.base import ParsedDocument
 
 
+MAX_HEADING_CHARS = 120
+
+
 class SemanticChunker:
     name = "semantic"
 
@@ -40,10 +43,17 @@ class SemanticChunker:
         return finalize(document, spans)
 
     def _paragraph_groups(self, guard: SizeGuard, start: int, end: int) -> list[Range]:
-        """Merge consecutive short paragraphs so tiny ones (list items, captions) share a chunk."""
+        """Merge consecutive short paragraphs so tiny ones (list items, captions) share a chunk.
+
+        A heading-like line (one short line) always joins the paragraph after it: a chunk holding
+        only "Rate limiting" answers nothing, and the heading is already in the chunk's context.
+        """
         groups: list[Range] = []
         for para_start, para_end in paragraphs(guard.text, start, end):
-            if groups and para_end - groups[-1][0] <= self.config.size and guard.fits(groups[-1][0], para_end):
+            previous = guard.text[groups[-1][0] : groups[-1][1]].strip() if groups else ""
+            heading_like = bool(previous) and "\n" not in previous and len(previous) <= MAX_HEADING_CHARS
+            fits = bool(groups) and para_end - groups[-1][0] <= self.config.size and guard.fits(groups[-1][0], para_end)
+            if heading_like or fits:
                 groups[-1] = (groups[-1][0], para_end)
             else:
                 groups.append((para_start, para_end))
