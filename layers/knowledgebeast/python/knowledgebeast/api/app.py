@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from knowledgebeast import __version__
 from knowledgebeast.api.errors import install_error_handlers
+from knowledgebeast.api.limits import QuerySlots
 from knowledgebeast.api.middleware import RequestContextMiddleware
 from knowledgebeast.api.routes import collections, documents, health, query
 from knowledgebeast.config import Settings, get_settings
+from knowledgebeast.errors import ConfigurationError
 from knowledgebeast.factory import Services, build_services
 from knowledgebeast.observability.tracing import configure_tracing
 from knowledgebeast.secrets import resolve_secret
 from knowledgebeast.security.auth import Authenticator, parse_api_keys
+from knowledgebeast.security.ratelimit import RateLimiter, build_rate_limiter
+
+if TYPE_CHECKING:
+    import redis
 
 logger = logging.getLogger(__name__)
 
@@ -36,12 +42,42 @@ def build_authenticator(settings: Settings) -> Authenticator:
     )
 
 
+def _rate_limit_redis(settings: Settings, services: Services) -> redis.Redis | None:
+    """The Redis client for shared rate-limit counters: the query cache's pool when there is one."""
+    if settings.redis_host is None or settings.rate_limit_per_minute <= 0:
+        return None
+    from knowledgebeast.cache.redis_cache import RedisCache
+
+    cache = services.cache
+    if isinstance(cache, RedisCache):
+        return cache.client
+    return RedisCache.connect(
+        settings.redis_host,
+        settings.redis_port,
+        db=settings.redis_db,
+        password=resolve_secret(settings.redis_password, settings.redis_password_secret_arn),
+        ssl=settings.redis_ssl,
+        timeout=settings.redis_timeout_seconds,
+        pool_size=settings.connection_pool_size,
+    ).client
+
+
+def build_app_rate_limiter(settings: Settings, services: Services) -> RateLimiter | None:
+    return build_rate_limiter(settings.rate_limit_per_minute, _rate_limit_redis(settings, services))
+
+
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
     settings = settings or (services.settings if services else get_settings())
     settings.require_safe_for_environment()
     services = services or build_services(settings)
     configure_tracing(settings.otel_exporter_otlp_endpoint, settings.otel_sample_rate)
     authenticator = build_authenticator(settings)
+    if authenticator.open and settings.app_env in ("production", "staging"):
+        # Settings were non-empty but yielded no usable credential (API_KEY=",", an empty secret).
+        raise ConfigurationError(
+            f"APP_ENV={settings.app_env} requires authentication, but API_KEY / JWT_SECRET (or their "
+            "*_SECRET_ARN) contain no usable key. Refusing to start an open API."
+        )
     if authenticator.open:
         logger.warning("authentication is DISABLED (APP_ENV=%s): do not expose this server", settings.app_env)
     app = FastAPI(
@@ -54,7 +90,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     app.state.services = services
     app.state.authenticator = authenticator
-    app.state.query_limiter = anyio.CapacityLimiter(settings.max_concurrent_queries)
+    app.state.query_limiter = QuerySlots(settings.max_concurrent_queries)
+    app.state.rate_limiter = build_app_rate_limiter(settings, services)
     install_error_handlers(app)
     for router in (query.router, documents.router, collections.router, health.router):
         app.include_router(router)
@@ -64,6 +101,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Content-Type", "X-API-Key", "Authorization", "X-Request-ID"],
+            expose_headers=[
+                "X-Request-ID",
+                "Retry-After",
+                "X-RateLimit-Limit",
+                "X-RateLimit-Remaining",
+                "X-RateLimit-Reset",
+            ],
         )
     if settings.allowed_hosts and settings.allowed_hosts != ["*"]:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
 
 from knowledgebeast.config import Settings
-from knowledgebeast.errors import UnsupportedMediaTypeError
+from knowledgebeast.errors import AuthenticationError, RateLimitedError, UnsupportedMediaTypeError
 from knowledgebeast.factory import Services
 from knowledgebeast.ingest import IngestService
 from knowledgebeast.query import QueryService
+from knowledgebeast.security.auth import Authenticator
 from knowledgebeast.security.principal import Principal
+from knowledgebeast.security.ratelimit import WINDOW_SECONDS, RateLimiter, client_ip
 
 
 def get_services(request: Request) -> Services:
@@ -45,16 +49,61 @@ QueryServiceDep = Annotated[QueryService, Depends(get_query_service)]
 IngestServiceDep = Annotated[IngestService, Depends(get_ingest_service)]
 
 
-def _scope_dependency(scope: str):  # type: ignore[no-untyped-def]
+def _scope_dependency(scope: str) -> Callable[[Request], Awaitable[Principal]]:
     async def require(request: Request) -> Principal:
-        authenticator = request.app.state.authenticator
-        principal: Principal = await authenticator.authenticate(request, scope)
-        request.state.principal = principal
-        return principal
+        return await authorize(request, scope)
 
     return require
+
+
+async def authorize(request: Request, scope: str) -> Principal:
+    """Authenticate, count the request against the caller's rate limit, then check the scope.
+
+    The order matters: the limit is charged to the authenticated identity (one tenant cannot spend
+    another's quota by sending its key id), a failed authentication is charged to the client IP
+    (so guessing keys is throttled too, and turns into 429 once the IP's quota is spent), and a
+    known caller lacking the scope still spends quota (403s are not free to hammer).
+    """
+    authenticator: Authenticator = request.app.state.authenticator
+    limiter: RateLimiter | None = request.app.state.rate_limiter
+    try:
+        principal = authenticator.identify_request(request)
+    except AuthenticationError:
+        if limiter is not None:
+            await _charge(request, limiter, "ip:" + client_ip(request.scope))
+        raise
+    if limiter is not None:
+        await _charge(request, limiter, principal.rate_limit_key or "ip:" + client_ip(request.scope))
+    principal.require_scope(scope)
+    request.state.principal = principal
+    return principal
+
+
+async def _charge(request: Request, limiter: RateLimiter, identity: str) -> None:
+    decision = await anyio.to_thread.run_sync(limiter.hit, identity) if limiter.blocking else limiter.hit(identity)
+    # The access middleware turns this into X-RateLimit-* headers on whatever response follows.
+    request.state.rate_limit = decision
+    if not decision.allowed:
+        raise RateLimitedError(
+            f"rate limit of {decision.limit} requests per minute exceeded, retry in {decision.retry_after} s",
+            retry_after=decision.retry_after,
+            details={"limit": decision.limit, "window_seconds": WINDOW_SECONDS},
+        )
+
+
+async def require_metrics_access(request: Request) -> None:
+    """/metrics is public unless METRICS_PUBLIC=false, then it needs the admin scope.
+
+    Not rate limited, like health and docs: a scraper must never be throttled into blind spots.
+    """
+    if get_settings(request).metrics_public:
+        return
+    authenticator: Authenticator = request.app.state.authenticator
+    principal = await authenticator.authenticate(request, "admin")
+    principal.require_unrestricted()  # metrics describe every tenant's traffic
 
 
 QueryPrincipal = Annotated[Principal, Depends(_scope_dependency("query"))]
 IngestPrincipal = Annotated[Principal, Depends(_scope_dependency("ingest"))]
 AdminPrincipal = Annotated[Principal, Depends(_scope_dependency("admin"))]
+MetricsAccess = Annotated[None, Depends(require_metrics_access)]

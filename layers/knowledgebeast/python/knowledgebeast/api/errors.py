@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from knowledgebeast.errors import KnowledgeBeastError, RateLimitedError, ServiceUnavailableError
@@ -34,6 +35,54 @@ _HTTP_CODES = {
     503: "service_unavailable",
     504: "timeout",
 }
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(..., description="Stable machine-readable code, e.g. `rate_limited`.")
+    message: str = Field(..., description="Human-readable explanation; never contains secrets or stack traces.")
+    request_id: str = Field(..., description="Also in the X-Request-ID header; quote it when reporting a problem.")
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorResponse(BaseModel):
+    """The one error shape, declared in OpenAPI so clients (and schema checks) can rely on it."""
+
+    error: ErrorBody
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "Malformed JSON, invalid filter or a request that cannot be served as asked",
+    401: "Missing or invalid credentials",
+    403: "The credential lacks the scope or the collection",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Request body or upload too large",
+    415: "Unsupported media type or file format",
+    422: "Validation error",
+    429: "Rate limit exceeded (see Retry-After)",
+    500: "Internal error",
+    503: "A dependency is unavailable or all query slots are busy (see Retry-After)",
+    504: "The query did not finish within QUERY_TIMEOUT",
+}
+#: Statuses any authenticated /api/v1 route can answer with, whatever it does.
+COMMON_ERRORS = (400, 401, 403, 413, 422, 429, 500, 503)
+
+
+def error_responses(*extra: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` for a route: the common error statuses plus ``extra``, all ErrorResponse."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in sorted({*COMMON_ERRORS, *extra}):
+        responses[status] = {"model": ErrorResponse, "description": _ERROR_DESCRIPTIONS[status]}
+        if status in (429, 503):
+            responses[status]["headers"] = {
+                "Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
+            }
+    return responses
+
+
+def code_for_status(status: int) -> str:
+    """The error ``code`` of a bare HTTP status (errors raised by the framework, not by KnowledgeBeast)."""
+    return _HTTP_CODES.get(status, "error")
 
 
 def request_id_of(request: Request) -> str:
@@ -83,7 +132,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = _HTTP_CODES.get(exc.status_code, "error")
+        code = code_for_status(exc.status_code)
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         return error_response(request, exc.status_code, code, message, headers=dict(exc.headers or {}))
 

@@ -2,6 +2,11 @@
 
 Pure ASGI (not BaseHTTPMiddleware) to keep the per-request overhead in the tens of microseconds.
 Routes are labelled by their template (``/api/v1/documents/{document_id}``), never the raw path.
+
+It also keeps two promises no route can keep on its own: every response of a rate-limited route
+carries ``X-RateLimit-*`` (including errors raised after the limiter ran), and errors produced by
+framework middleware as plain text (TrustedHost's "Invalid host header", CORS's "Disallowed CORS
+origin") are rewritten into the one JSON error shape.
 """
 
 from __future__ import annotations
@@ -14,10 +19,15 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from knowledgebeast.api.errors import code_for_status
 from knowledgebeast.observability import metrics
 
 logger = logging.getLogger("knowledgebeast.access")
 _REQUEST_ID_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
+#: Only these routes take documents; every other body (a query, a filter) is small by nature, so a
+#: 50 MB JSON query is refused before it is parsed instead of costing a second of CPU.
+LARGE_BODY_PREFIX = "/api/v1/documents"
+SMALL_BODY_BYTES = 1024 * 1024
 
 
 def _route_template(scope: Scope) -> str:
@@ -37,9 +47,10 @@ def _incoming_request_id(scope: Scope) -> str | None:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_small_body_bytes: int = SMALL_BODY_BYTES) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_small_body_bytes = min(max_small_body_bytes, max_body_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -49,10 +60,12 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status_holder: dict[str, Any] = {"status": 500}
+        path = str(scope.get("path", ""))
+        limit = self.max_body_bytes if path.startswith(LARGE_BODY_PREFIX) else self.max_small_body_bytes
 
         declared = _content_length(scope)
-        if declared is not None and declared > self.max_body_bytes:
-            await _reject_too_large(scope, send, request_id, self.max_body_bytes)
+        if declared is not None and declared > limit:
+            await _reject_too_large(scope, send, request_id, limit)
             self._record(scope, 413, started, request_id)
             return
 
@@ -63,22 +76,39 @@ class RequestContextMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > limit:
                     raise _BodyTooLarge()
             return message
+
+        plain_error: dict[str, Any] = {}
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
                 headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
                 headers.append((b"x-request-id", request_id.encode()))
+                decision = scope.get("state", {}).get("rate_limit")
+                if decision is not None:
+                    for name, value in decision.headers().items():
+                        if name.lower().encode() not in present:
+                            headers.append((name.lower().encode(), value.encode()))
                 message["headers"] = headers
+                if message["status"] >= 400 and _is_plain_text(headers):
+                    plain_error.update(start=message, body=b"")  # rewritten once the body is complete
+                    return
+            elif message["type"] == "http.response.body" and plain_error:
+                plain_error["body"] += message.get("body", b"")
+                if message.get("more_body", False):
+                    return
+                await _send_error_shape(send, plain_error["start"], plain_error["body"], request_id)
+                return
             await send(message)
 
         try:
             await self.app(scope, limited_receive, send_with_id)
         except _BodyTooLarge:
-            await _reject_too_large(scope, send, request_id, self.max_body_bytes)
+            await _reject_too_large(scope, send, request_id, limit)
             status_holder["status"] = 413
         finally:
             self._record(scope, int(status_holder["status"]), started, request_id)
@@ -104,6 +134,27 @@ class RequestContextMiddleware:
 
 class _BodyTooLarge(Exception):
     pass
+
+
+def _is_plain_text(headers: list[tuple[bytes, bytes]]) -> bool:
+    for name, value in headers:
+        if name.lower() == b"content-type":
+            return value.lower().startswith(b"text/plain")
+    return False
+
+
+async def _send_error_shape(send: Send, start: Message, text: bytes, request_id: str) -> None:
+    """Re-send a framework's plain-text error as the JSON error shape, keeping status and headers."""
+    status = int(start["status"])
+    message = text.decode("utf-8", "replace").strip()[:200] or code_for_status(status).replace("_", " ")
+    body = json.dumps(
+        {"error": {"code": code_for_status(status), "message": message, "request_id": request_id, "details": {}}}
+    ).encode()
+    replaced = (b"content-type", b"content-length")
+    headers = [(name, value) for name, value in start.get("headers", []) if name.lower() not in replaced]
+    headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _content_length(scope: Scope) -> int | None:

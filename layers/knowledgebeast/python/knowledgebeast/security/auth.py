@@ -6,6 +6,9 @@ memory and compared with :func:`hmac.compare_digest`. JWT: HS256 with ``JWT_SECR
 and iat are verified (and iss/aud when configured); ``scope`` (space separated) or ``scopes``
 gives the scopes and ``collections`` the tenant restriction. With no credential configured the
 API is open, which only ``development``/``test`` allow (see Settings.require_safe_for_environment).
+
+Nothing secret ever leaves this module: errors name the failure class (``ExpiredSignatureError``),
+never the key, the token or the JWT secret, and keys are only ever held as digests.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
-from knowledgebeast.errors import AuthenticationError, PermissionDeniedError
+from knowledgebeast.errors import AuthenticationError, ConfigurationError
 from knowledgebeast.security.principal import ANONYMOUS, SCOPES, Principal
 
 logger = logging.getLogger(__name__)
@@ -40,8 +43,12 @@ def parse_api_keys(text: str | None) -> list[ApiKeyEntry]:
         item = raw.strip()
         if not item:
             continue
-        key, _, scope = item.partition(":")
-        collections = frozenset(c for c in scope.split("|") if c) if scope else None
+        key, restricted, scope = item.partition(":")
+        key = key.strip()  # HTTP strips header values, so a padded key could never match
+        if not key:
+            raise ConfigurationError("an API_KEY entry has an empty key (expected `key` or `key:coll1|coll2`)")
+        # "key:" with an empty list restricts to nothing (fail closed), it does not mean "everything".
+        collections = frozenset(c.strip() for c in scope.split("|") if c.strip()) if restricted else None
         digest = _digest(key)
         entries.append(ApiKeyEntry(digest, collections, label="key-" + digest.hex()[:8]))
     return entries
@@ -66,10 +73,14 @@ class Authenticator:
         return not self._keys and not self._jwt_secret
 
     async def authenticate(self, request: Request, scope: str) -> Principal:
-        principal = self.identify(request.headers.get("x-api-key"), request.headers.get("authorization"))
-        if not principal.has_scope(scope):
-            raise PermissionDeniedError(f"this credential lacks the {scope!r} scope", details={"scope": scope})
+        """Identify the caller and require ``scope`` (401 unknown caller, 403 known but not allowed)."""
+        principal = self.identify_request(request)
+        principal.require_scope(scope)
         return principal
+
+    def identify_request(self, request: Request) -> Principal:
+        """Who is calling, without any scope check (the rate limiter needs the identity first)."""
+        return self.identify(request.headers.get("x-api-key"), request.headers.get("authorization"))
 
     def identify(self, api_key: str | None, authorization: str | None) -> Principal:
         if self.open:
@@ -88,7 +99,7 @@ class Authenticator:
                 match = entry
         if match is None:
             raise AuthenticationError("invalid API key")
-        return Principal(subject=match.label, collections=match.collections)
+        return Principal(subject=match.label, collections=match.collections, method="api_key")
 
     def _from_jwt(self, token: str) -> Principal:
         import jwt
@@ -107,10 +118,30 @@ class Authenticator:
         except jwt.PyJWTError as exc:
             raise AuthenticationError(f"invalid token: {type(exc).__name__}") from exc
         raw_scopes = claims.get("scope") or claims.get("scopes") or []
-        scopes = raw_scopes.split() if isinstance(raw_scopes, str) else list(raw_scopes)
-        collections = claims.get("collections")
+        if isinstance(raw_scopes, str):
+            scopes = raw_scopes.split()
+        elif isinstance(raw_scopes, list):
+            scopes = [s for s in raw_scopes if isinstance(s, str)]
+        else:
+            scopes = []
         return Principal(
             subject=str(claims["sub"]),
             scopes=frozenset(s for s in scopes if s in SCOPES),
-            collections=frozenset(str(c) for c in collections) if isinstance(collections, list) else None,
+            collections=_collections_claim(claims),
+            method="jwt",
         )
+
+
+def _collections_claim(claims: dict[str, object]) -> frozenset[str] | None:
+    """The tenant restriction of a token, failing closed.
+
+    Only an absent (or null) claim means "every collection". A claim of any other shape than a list
+    of strings (a bare string, a number, an object) is refused: silently reading it as "no
+    restriction" would hand a tenant-scoped token the whole knowledge base.
+    """
+    if "collections" not in claims or claims["collections"] is None:
+        return None
+    value = claims["collections"]
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return frozenset(value)
+    raise AuthenticationError("invalid token: the collections claim must be a list of collection names")

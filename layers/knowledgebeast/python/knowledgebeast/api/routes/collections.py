@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from knowledgebeast.api.deps import AdminPrincipal, IngestServiceDep, QueryPrincipal
+from knowledgebeast.api.errors import error_responses
 from knowledgebeast.errors import CollectionNotFoundError
 from knowledgebeast.identity import RESERVED_COLLECTIONS
 
@@ -23,7 +24,7 @@ class CollectionList(BaseModel):
     collections: list[CollectionOut]
 
 
-@router.get("", response_model=CollectionList, summary="List collections")
+@router.get("", response_model=CollectionList, summary="List collections", responses=error_responses())
 async def list_collections(principal: QueryPrincipal, service: IngestServiceDep) -> CollectionList:
     """Collections the caller may see, with chunk counts."""
     infos = await anyio.to_thread.run_sync(service.store.list_collections)
@@ -36,7 +37,7 @@ async def list_collections(principal: QueryPrincipal, service: IngestServiceDep)
     )
 
 
-@router.get("/{name}", response_model=CollectionOut, summary="Inspect a collection")
+@router.get("/{name}", response_model=CollectionOut, summary="Inspect a collection", responses=error_responses(404))
 async def get_collection(name: str, principal: QueryPrincipal, service: IngestServiceDep) -> CollectionOut:
     """Chunk and document counts of one collection."""
     if name in RESERVED_COLLECTIONS or not principal.can_access(name):
@@ -46,7 +47,7 @@ async def get_collection(name: str, principal: QueryPrincipal, service: IngestSe
     return CollectionOut(name=info.name, chunks=info.count, documents=documents)
 
 
-@router.delete("/{name}", response_model=CollectionOut, summary="Delete a collection")
+@router.delete("/{name}", response_model=CollectionOut, summary="Delete a collection", responses=error_responses(404))
 async def delete_collection(name: str, principal: AdminPrincipal, service: IngestServiceDep) -> CollectionOut:
     """Delete the collection and every document record in it (admin scope)."""
     if name in RESERVED_COLLECTIONS or not principal.can_access(name):

@@ -10,6 +10,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from knowledgebeast.api.deps import IngestPrincipal, IngestServiceDep, JsonBody, QueryPrincipal, SettingsDep
+from knowledgebeast.api.errors import error_responses
 from knowledgebeast.errors import (
     DocumentNotFoundError,
     PayloadTooLargeError,
@@ -79,7 +80,13 @@ def _out(result: IngestResult) -> DocumentOut:
     )
 
 
-@router.post("", response_model=DocumentOut, status_code=status.HTTP_201_CREATED, summary="Ingest a document (JSON)")
+@router.post(
+    "",
+    response_model=DocumentOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Ingest a document (JSON)",
+    responses=error_responses(415),
+)
 async def ingest_text(
     body: TextDocument, _json: JsonBody, principal: IngestPrincipal, service: IngestServiceDep
 ) -> DocumentOut:
@@ -102,7 +109,13 @@ async def ingest_text(
     return _out(result)
 
 
-@router.post("/upload", response_model=DocumentOut, status_code=status.HTTP_201_CREATED, summary="Upload a file")
+@router.post(
+    "/upload",
+    response_model=DocumentOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Upload a file",
+    responses=error_responses(415),
+)
 async def upload(
     request: Request,
     principal: IngestPrincipal,
@@ -139,7 +152,9 @@ async def upload(
     return _out(result)
 
 
-@router.get("/{document_id}", response_model=DocumentInfo, summary="Get a document's record")
+@router.get(
+    "/{document_id}", response_model=DocumentInfo, summary="Get a document's record", responses=error_responses(404)
+)
 async def get_document(document_id: str, principal: QueryPrincipal, service: IngestServiceDep) -> DocumentInfo:
     """The registry record of a document: source, title, chunk count, content hash."""
     record = await anyio.to_thread.run_sync(service.registry.get, document_id)
@@ -148,7 +163,9 @@ async def get_document(document_id: str, principal: QueryPrincipal, service: Ing
     return DocumentInfo(**{k: getattr(record, k) for k in DocumentInfo.model_fields})
 
 
-@router.delete("/{document_id}", response_model=DocumentOut, summary="Delete a document")
+@router.delete(
+    "/{document_id}", response_model=DocumentOut, summary="Delete a document", responses=error_responses(404)
+)
 async def delete_document(document_id: str, principal: IngestPrincipal, service: IngestServiceDep) -> DocumentOut:
     """Remove every chunk of the document."""
     record = await anyio.to_thread.run_sync(service.registry.get, document_id)

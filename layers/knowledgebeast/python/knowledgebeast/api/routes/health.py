@@ -8,16 +8,48 @@ from typing import Any
 import anyio
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from knowledgebeast import __version__
-from knowledgebeast.api.deps import AdminPrincipal, ServicesDep
+from knowledgebeast.api.deps import AdminPrincipal, MetricsAccess, ServicesDep
+from knowledgebeast.api.errors import ErrorResponse, error_responses
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", summary="Service health")
+class HealthOut(BaseModel):
+    status: str
+    version: str
+    timestamp: str
+    environment: str
+    auth: str | None = None
+
+
+class ReadyOut(BaseModel):
+    status: str
+    checks: dict[str, Any]
+
+
+class ClearedOut(BaseModel):
+    cleared: int
+
+
+#: Probes take no input, so only framework-level errors can happen (Host check, oversized body).
+_PROBE_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "Host header not in ALLOWED_HOSTS"},
+    413: {"model": ErrorResponse, "description": "Request body too large"},
+}
+
+
+@router.get(
+    "/health",
+    summary="Service health",
+    response_model=HealthOut,
+    response_model_exclude_none=True,
+    responses=_PROBE_ERRORS,
+)
 async def health(services: ServicesDep, request: Request) -> dict[str, Any]:
-    """Always 200 while the process runs; says whether authentication is off."""
+    """Always 200 while the process runs; says whether authentication is off (development mode)."""
     body: dict[str, Any] = {
         "status": "healthy",
         "version": __version__,
@@ -29,7 +61,7 @@ async def health(services: ServicesDep, request: Request) -> dict[str, Any]:
     return body
 
 
-@router.get("/health/live", summary="Liveness probe")
+@router.get("/health/live", summary="Liveness probe", responses=_PROBE_ERRORS)
 async def live() -> dict[str, str]:
     """The process is up."""
     return {"status": "alive"}
@@ -59,7 +91,12 @@ def _checks(services: Any) -> tuple[bool, dict[str, Any]]:
     return ready, checks
 
 
-@router.get("/health/ready", summary="Readiness probe")
+@router.get(
+    "/health/ready",
+    summary="Readiness probe",
+    response_model=ReadyOut,
+    responses={503: {"model": ReadyOut, "description": "The store or the model is unavailable"}, **_PROBE_ERRORS},
+)
 async def ready(services: ServicesDep) -> JSONResponse:
     """503 when the store or the model is unavailable; a down cache only degrades (queries run uncached)."""
     is_ready, checks = await anyio.to_thread.run_sync(_checks, services)
@@ -68,16 +105,27 @@ async def ready(services: ServicesDep) -> JSONResponse:
     )
 
 
-@router.post("/api/v1/cache/clear", summary="Clear the query cache", tags=["cache"])
-async def clear_cache(principal: AdminPrincipal, services: ServicesDep) -> dict[str, int]:
-    """Drop every cached answer (admin scope)."""
+@router.post(
+    "/api/v1/cache/clear",
+    summary="Clear the query cache",
+    tags=["cache"],
+    response_model=ClearedOut,
+    responses=error_responses(),
+)
+async def clear_cache(principal: AdminPrincipal, services: ServicesDep) -> ClearedOut:
+    """Drop every cached answer (admin scope, not restricted to collections: the cache is shared)."""
+    principal.require_unrestricted()
     removed = await anyio.to_thread.run_sync(services.cache.clear) if services.cache is not None else 0
-    return {"cleared": removed}
+    return ClearedOut(cleared=removed)
 
 
 @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
-async def prometheus_metrics() -> Response:
-    """Prometheus exposition of every counter and histogram of this process."""
+async def prometheus_metrics(_access: MetricsAccess) -> Response:
+    """Prometheus exposition of every counter and histogram of this process.
+
+    Public by default (scrapers inside the VPC); METRICS_PUBLIC=false requires the admin scope.
+    Route templates and counts only: no document text, query or credential ever becomes a label.
+    """
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
