@@ -23,8 +23,13 @@ def seeded(client: TestClient, collection_name: str) -> tuple[TestClient, str]:
     for source, text, meta in docs:
         response = client.post(
             "/api/v1/documents",
-            json={"text": text, "source": source, "collection": collection_name, "metadata": meta,
-                  "media_type": "text/markdown"},
+            json={
+                "text": text,
+                "source": source,
+                "collection": collection_name,
+                "metadata": meta,
+                "media_type": "text/markdown",
+            },
         )
         assert response.status_code == 201, response.text
     return client, collection_name

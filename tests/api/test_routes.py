@@ -18,7 +18,9 @@ def _error(response: Any, status: int, code: str) -> dict[str, Any]:
 
 def test_query_returns_ranked_citations(seeded: tuple[TestClient, str]) -> None:
     client, collection = seeded
-    response = client.post("/api/v1/query", json={"query": "how to deploy on AWS", "collection": collection, "top_k": 2})
+    response = client.post(
+        "/api/v1/query", json={"query": "how to deploy on AWS", "collection": collection, "top_k": 2}
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["collection"] == collection and body["cached"] is False and body["took_ms"] >= 0
@@ -32,12 +34,26 @@ def test_query_returns_ranked_citations(seeded: tuple[TestClient, str]) -> None:
 
 def test_documents_lifecycle(seeded: tuple[TestClient, str]) -> None:
     client, collection = seeded
-    created = client.post("/api/v1/documents", json={"text": "Temporary note about pagers.", "source": "tmp.txt",
-                                                     "collection": collection, "title": "Pager note"})
+    created = client.post(
+        "/api/v1/documents",
+        json={
+            "text": "Temporary note about pagers.",
+            "source": "tmp.txt",
+            "collection": collection,
+            "title": "Pager note",
+        },
+    )
     assert created.status_code == 201 and created.json()["outcome"] == "indexed"
     doc_id = created.json()["document_id"]
-    same = client.post("/api/v1/documents", json={"text": "Temporary note about pagers.", "source": "tmp.txt",
-                                                  "collection": collection, "title": "Pager note"})
+    same = client.post(
+        "/api/v1/documents",
+        json={
+            "text": "Temporary note about pagers.",
+            "source": "tmp.txt",
+            "collection": collection,
+            "title": "Pager note",
+        },
+    )
     assert same.json()["outcome"] == "unchanged"
     info = client.get(f"/api/v1/documents/{doc_id}")
     assert info.status_code == 200 and info.json()["title"] == "Pager note" and info.json()["chunk_count"] == 1
@@ -48,17 +64,44 @@ def test_documents_lifecycle(seeded: tuple[TestClient, str]) -> None:
 
 def test_upload_file_and_errors(seeded: tuple[TestClient, str]) -> None:
     client, collection = seeded
-    html = b"<html><head><title>Runbook</title><script>alert(1)</script></head><body><h1>Runbook</h1><p>Restart pods.</p></body></html>"
-    response = client.post("/api/v1/documents/upload", data={"collection": collection, "metadata": '{"team": "sre"}'},
-                           files={"file": ("runbook.html", html, "text/html")})
+    html = (
+        b"<html><head><title>Runbook</title><script>alert(1)</script></head>"
+        b"<body><h1>Runbook</h1><p>Restart pods.</p></body></html>"
+    )
+    response = client.post(
+        "/api/v1/documents/upload",
+        data={"collection": collection, "metadata": '{"team": "sre"}'},
+        files={"file": ("runbook.html", html, "text/html")},
+    )
     assert response.status_code == 201, response.text
     assert response.json()["title"] == "Runbook"
-    _error(client.post("/api/v1/documents/upload", data={"collection": collection},
-                       files={"file": ("x.exe", b"MZ\x00\x00binary", "application/octet-stream")}), 415, "unsupported_format")
-    _error(client.post("/api/v1/documents/upload", data={"collection": collection},
-                       files={"file": ("broken.pdf", b"%PDF-1.7 truncated", "application/pdf")}), 422, "parse_error")
-    _error(client.post("/api/v1/documents/upload", data={"collection": collection, "metadata": "[1]"},
-                       files={"file": ("a.txt", b"hello", "text/plain")}), 422, "validation_error")
+    _error(
+        client.post(
+            "/api/v1/documents/upload",
+            data={"collection": collection},
+            files={"file": ("x.exe", b"MZ\x00\x00binary", "application/octet-stream")},
+        ),
+        415,
+        "unsupported_format",
+    )
+    _error(
+        client.post(
+            "/api/v1/documents/upload",
+            data={"collection": collection},
+            files={"file": ("broken.pdf", b"%PDF-1.7 truncated", "application/pdf")},
+        ),
+        422,
+        "parse_error",
+    )
+    _error(
+        client.post(
+            "/api/v1/documents/upload",
+            data={"collection": collection, "metadata": "[1]"},
+            files={"file": ("a.txt", b"hello", "text/plain")},
+        ),
+        422,
+        "validation_error",
+    )
 
 
 def test_collections_routes(seeded: tuple[TestClient, str]) -> None:
@@ -74,8 +117,11 @@ def test_collections_routes(seeded: tuple[TestClient, str]) -> None:
 
 def test_query_input_errors(seeded: tuple[TestClient, str]) -> None:
     client, collection = seeded
-    _error(client.post("/api/v1/query", content=b"{not json", headers={"content-type": "application/json"}),
-           400, "malformed_json")
+    _error(
+        client.post("/api/v1/query", content=b"{not json", headers={"content-type": "application/json"}),
+        400,
+        "malformed_json",
+    )
     _error(client.post("/api/v1/query", json={"query": ""}), 422, "validation_error")
     _error(client.post("/api/v1/query", json={"query": "x" * 2001}), 422, "validation_error")
     _error(client.post("/api/v1/query", json={"query": "x", "top_k": 0}), 422, "validation_error")
@@ -83,14 +129,25 @@ def test_query_input_errors(seeded: tuple[TestClient, str]) -> None:
     _error(client.post("/api/v1/query", json={"query": "x", "top_k": "many"}), 422, "validation_error")
     _error(client.post("/api/v1/query", json={"query": "x", "mode": "psychic"}), 422, "validation_error")
     _error(client.post("/api/v1/query", json={"query": "x", "unknown": 1}), 422, "validation_error")
-    _error(client.post("/api/v1/query", json={"query": "x", "collection": collection, "filters": {"a": {"$regex": "b"}}}),
-           400, "invalid_filter")
-    _error(client.post("/api/v1/query", json={"query": "x", "collection": collection, "rerank": True}), 400, "bad_request")
-    _error(client.post("/api/v1/query", content=b"query=x", headers={"content-type": "text/plain"}),
-           415, "unsupported_media_type")
+    _error(
+        client.post("/api/v1/query", json={"query": "x", "collection": collection, "filters": {"a": {"$regex": "b"}}}),
+        400,
+        "invalid_filter",
+    )
+    _error(
+        client.post("/api/v1/query", json={"query": "x", "collection": collection, "rerank": True}), 400, "bad_request"
+    )
+    _error(
+        client.post("/api/v1/query", content=b"query=x", headers={"content-type": "text/plain"}),
+        415,
+        "unsupported_media_type",
+    )
     _error(client.get("/api/v1/nothing-here"), 404, "not_found")
-    _error(client.post("/api/v1/query", content=b"x" * (60 * 1024 * 1024), headers={"content-type": "application/json"}),
-           413, "payload_too_large")
+    _error(
+        client.post("/api/v1/query", content=b"x" * (60 * 1024 * 1024), headers={"content-type": "application/json"}),
+        413,
+        "payload_too_large",
+    )
 
 
 def test_health_endpoints(client: TestClient) -> None:

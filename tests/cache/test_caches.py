@@ -19,10 +19,15 @@ def test_key_covers_everything_that_changes_the_answer() -> None:
     base = {"collection": "c", "version": "1", "query": "Deploy  AWS", "params": {"top_k": 5, "mode": "hybrid"}}
     key = query_cache_key(**base)  # type: ignore[arg-type]
     assert key == query_cache_key(**{**base, "query": "deploy aws"})  # type: ignore[arg-type]
-    for change in ({"collection": "d"}, {"version": "2"}, {"query": "deploy gcp"},
-                   {"params": {"top_k": 6, "mode": "hybrid"}}, {"params": {"top_k": 5, "mode": "dense"}}):
+    for change in (
+        {"collection": "d"},
+        {"version": "2"},
+        {"query": "deploy gcp"},
+        {"params": {"top_k": 6, "mode": "hybrid"}},
+        {"params": {"top_k": 5, "mode": "dense"}},
+    ):
         assert query_cache_key(**{**base, **change}) != key  # type: ignore[arg-type]
-    assert normalize_query("ＡＷＳ\tDeploy ") == "aws deploy"
+    assert normalize_query("\uff21\uff37\uff33\tDeploy ") == "aws deploy"  # fullwidth AWS
 
 
 def test_memory_cache_lru_and_ttl() -> None:

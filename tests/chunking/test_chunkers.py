@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -76,10 +77,10 @@ def test_semantic_never_cuts_a_sentence_that_fits(counter: Any) -> None:
 def test_overlap_repeats_trailing_text(counter: Any) -> None:
     doc = _document([(PROSE, None, ())])
     chunks = make_chunker("recursive", ChunkingConfig(size=300, overlap=100), counter).chunk(doc)
-    overlapping = sum(1 for a, b in zip(chunks, chunks[1:], strict=False) if b.start < a.end)
+    overlapping = sum(1 for a, b in pairwise(chunks) if b.start < a.end)
     assert overlapping >= len(chunks) // 2
     no_overlap = make_chunker("recursive", ChunkingConfig(size=300, overlap=0), counter).chunk(doc)
-    assert all(b.start >= a.end for a, b in zip(no_overlap, no_overlap[1:], strict=False))
+    assert all(b.start >= a.end for a, b in pairwise(no_overlap))
 
 
 def test_size_bounds_chunk_characters(counter: Any) -> None:

@@ -9,7 +9,9 @@ import pytest
 from knowledgebeast.errors import DocumentNotFoundError, ParseError, ValidationError
 from knowledgebeast.ingest import VERSION_KEY, IngestService
 
-GUIDE_V1 = b"# Deploy\n\nRun cdk deploy to ship the stacks to AWS.\n\n## Bootstrap\n\nRun cdk bootstrap once per account."
+GUIDE_V1 = (
+    b"# Deploy\n\nRun cdk deploy to ship the stacks to AWS.\n\n## Bootstrap\n\nRun cdk bootstrap once per account."
+)
 GUIDE_V2 = b"# Deploy\n\nUse the new pipeline: make layers, then cdk deploy --all.\n"
 
 
@@ -74,12 +76,18 @@ def test_delete_removes_every_chunk_and_leaves_tombstone(service: IngestService,
 
 
 def test_out_of_order_sequencers_never_resurrect(service: IngestService, collection_name: str) -> None:
-    new = service.ingest_bytes(GUIDE_V2, collection=collection_name, source="s3://b/k.md", sequencer="0055AED6DCD90281E6")
-    stale = service.ingest_bytes(GUIDE_V1, collection=collection_name, source="s3://b/k.md", sequencer="0055AED6DCD90281E5")
+    new = service.ingest_bytes(
+        GUIDE_V2, collection=collection_name, source="s3://b/k.md", sequencer="0055AED6DCD90281E6"
+    )
+    stale = service.ingest_bytes(
+        GUIDE_V1, collection=collection_name, source="s3://b/k.md", sequencer="0055AED6DCD90281E5"
+    )
     assert stale.outcome == "skipped"
     assert all("bootstrap" not in c.text for c in _chunks(service, collection_name, new.document_id))
     service.delete_source(collection_name, "s3://b/k.md", sequencer="0055AED6DCD90281E7")
-    late = service.ingest_bytes(GUIDE_V1, collection=collection_name, source="s3://b/k.md", sequencer="0055AED6DCD90281E6")
+    late = service.ingest_bytes(
+        GUIDE_V1, collection=collection_name, source="s3://b/k.md", sequencer="0055AED6DCD90281E6"
+    )
     assert late.outcome == "skipped"
     assert _chunks(service, collection_name, new.document_id) == []
 

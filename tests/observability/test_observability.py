@@ -16,8 +16,24 @@ from knowledgebeast.observability import metrics
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "observability"
 PROMQL_WORDS = {
-    "sum", "rate", "increase", "by", "without", "histogram_quantile", "clamp_min", "time", "and", "or", "unless",
-    "avg", "max", "min", "count", "le", "on", "ignoring",
+    "sum",
+    "rate",
+    "increase",
+    "by",
+    "without",
+    "histogram_quantile",
+    "clamp_min",
+    "time",
+    "and",
+    "or",
+    "unless",
+    "avg",
+    "max",
+    "min",
+    "count",
+    "le",
+    "on",
+    "ignoring",
 }
 
 
@@ -37,8 +53,12 @@ def test_metrics_move_with_real_requests(make_services: Any, collection_name: st
     from knowledgebeast.api.app import create_app
 
     client = TestClient(create_app(services=make_services()), raise_server_exceptions=False)
-    assert client.post("/api/v1/documents", json={"text": "Backups run hourly.", "source": "b.txt",
-                                                   "collection": collection_name}).status_code == 201
+    assert (
+        client.post(
+            "/api/v1/documents", json={"text": "Backups run hourly.", "source": "b.txt", "collection": collection_name}
+        ).status_code
+        == 201
+    )
     before = _samples(client.get("/metrics").text)
     for _ in range(3):
         assert client.post("/api/v1/query", json={"query": "backups", "collection": collection_name}).status_code == 200
@@ -49,10 +69,17 @@ def test_metrics_move_with_real_requests(make_services: Any, collection_name: st
     doc = {"method": "GET", "route": "/api/v1/documents/{document_id}", "status": "404"}
     assert _value(after, "http_requests_total", **doc) - _value(before, "http_requests_total", **doc) == 1
     assert not any("abc123" in str(labels) for _, labels in after)  # templates, never raw paths
-    assert _value(after, "cache_requests_total", backend="memory") - _value(before, "cache_requests_total", backend="memory") == 3
-    assert _value(after, "cache_hits_total", backend="memory") - _value(before, "cache_hits_total", backend="memory") == 2
+    assert (
+        _value(after, "cache_requests_total", backend="memory")
+        - _value(before, "cache_requests_total", backend="memory")
+        == 3
+    )
+    assert (
+        _value(after, "cache_hits_total", backend="memory") - _value(before, "cache_hits_total", backend="memory") == 2
+    )
     embeds = _value(after, "query_stage_duration_seconds_count", stage="embed") - _value(
-        before, "query_stage_duration_seconds_count", stage="embed")
+        before, "query_stage_duration_seconds_count", stage="embed"
+    )
     assert embeds == 1  # two of the three were cache hits
     assert _value(after, "ingest_chunks_total") >= 1
 
@@ -89,7 +116,8 @@ def test_query_produces_a_span_tree(http_store: Any, embedder: Any, collection_n
     from knowledgebeast.schemas import QueryRequest
 
     IngestService(http_store, embedder, embedder.token_counter).ingest_bytes(
-        b"Spans are exported over OTLP.", collection=collection_name, source="t.txt")
+        b"Spans are exported over OTLP.", collection=collection_name, source="t.txt"
+    )
     exporter = InMemorySpanExporter()
     assert configure_tracing(None, 1.0, exporter=exporter)
     try:
@@ -111,8 +139,13 @@ def _exported_names() -> set[str]:
     for collector in (metrics.HTTP_DURATION, metrics.QUERY_STAGE, metrics.EMBEDDING_BATCH):
         base = collector._name
         names.update({f"{base}_bucket", f"{base}_sum", f"{base}_count"})
-    for counter in (metrics.HTTP_REQUESTS, metrics.CACHE_REQUESTS, metrics.CACHE_HITS, metrics.INGEST_DOCUMENTS,
-                    metrics.INGEST_CHUNKS):
+    for counter in (
+        metrics.HTTP_REQUESTS,
+        metrics.CACHE_REQUESTS,
+        metrics.CACHE_HITS,
+        metrics.INGEST_DOCUMENTS,
+        metrics.INGEST_CHUNKS,
+    ):
         names.add(counter._name + "_total")
     names.add(metrics.BACKUP_LAST_SUCCESS._name)
     return names

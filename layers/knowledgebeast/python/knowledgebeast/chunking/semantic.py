@@ -14,7 +14,6 @@ from knowledgebeast.chunking.base import Chunk, ChunkingConfig, Span, TokenCount
 from knowledgebeast.chunking.splitting import Range, SizeGuard, pack, paragraphs, sentences, split_to_fit, words
 from knowledgebeast.parsing.base import ParsedDocument
 
-
 MAX_HEADING_CHARS = 120
 
 
