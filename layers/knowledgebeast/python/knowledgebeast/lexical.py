@@ -34,7 +34,7 @@ STOPWORDS = frozenset(
 
 @lru_cache(maxsize=200_000)
 def _stem(word: str) -> str:
-    return _stemmer().stemWord(word)  # type: ignore[no-any-return]
+    return str(_stemmer().stemWord(word))
 
 
 @lru_cache(maxsize=1)

@@ -75,6 +75,11 @@ def _translate_errors(collection: str | None = None) -> Iterator[None]:
         raise
 
 
+def _scalars(metadata: Any) -> Metadata:
+    """Chroma's metadata type admits lists and sparse vectors; KnowledgeBeast writes scalars only."""
+    return {k: v for k, v in (metadata or {}).items() if isinstance(v, str | int | float | bool)}
+
+
 class ChromaStore:
     """Implements :class:`~knowledgebeast.store.base.VectorStoreProtocol` over a Chroma client."""
 
@@ -200,12 +205,13 @@ class ChromaStore:
             batch_vectors = np.asarray(embeddings[start:stop], dtype=np.float32)
             batch_texts = list(texts[start:stop])
             batch_meta: Any = [dict(m) for m in metadatas[start:stop]]
-            self._call(
-                collection,
-                lambda c, i=batch_ids, v=batch_vectors, t=batch_texts, m=batch_meta: c.upsert(
-                    ids=i, embeddings=v, documents=t, metadatas=m
-                ),
-            )
+
+            def write(
+                c: Collection, i: Any = batch_ids, v: Any = batch_vectors, t: Any = batch_texts, m: Any = batch_meta
+            ) -> None:
+                c.upsert(ids=i, embeddings=v, documents=t, metadatas=m)
+
+            self._call(collection, write)
 
     def delete_where(self, collection: str, where: Where) -> int:
         ids = [chunk.id for chunk in self.get_where(collection, where, include_text=False)]
@@ -215,7 +221,11 @@ class ChromaStore:
     def delete_ids(self, collection: str, ids: Sequence[str]) -> None:
         for start in range(0, len(ids), self._batch_size):
             batch = list(ids[start : start + self._batch_size])
-            self._call(collection, lambda c, b=batch: c.delete(ids=b))
+
+            def remove(c: Collection, b: list[str] = batch) -> None:
+                c.delete(ids=b)
+
+            self._call(collection, remove)
 
     def get_where(
         self, collection: str, where: Where, *, limit: int | None = None, include_text: bool = True
@@ -225,7 +235,7 @@ class ChromaStore:
         documents = result.get("documents") or [""] * len(result["ids"])
         metadatas = result.get("metadatas") or [{}] * len(result["ids"])
         return [
-            StoredChunk(id=i, text=d or "", metadata=dict(m or {}))
+            StoredChunk(id=i, text=d or "", metadata=_scalars(m))
             for i, d, m in zip(result["ids"], documents, metadatas, strict=True)
         ]
 
@@ -245,7 +255,7 @@ class ChromaStore:
         metadatas = (result.get("metadatas") or [[]])[0]
         distances = (result.get("distances") or [[]])[0]
         return [
-            StoredChunk(id=i, text=d or "", metadata=dict(m or {}), distance=float(dist))
+            StoredChunk(id=i, text=d or "", metadata=_scalars(m), distance=float(dist))
             for i, d, m, dist in zip(ids, documents, metadatas, distances, strict=True)
         ]
 
@@ -257,7 +267,7 @@ class ChromaStore:
             StoredChunk(
                 id=i,
                 text=d or "",
-                metadata=dict(m or {}),
+                metadata=_scalars(m),
                 embedding=np.asarray(embeddings[n], dtype=np.float32) if embeddings is not None else None,
             )
             for n, (i, d, m) in enumerate(

@@ -21,6 +21,9 @@ COMPARISON_OPS = frozenset({"$eq", "$ne", "$gt", "$gte", "$lt", "$lte"})
 LIST_OPS = frozenset({"$in", "$nin"})
 LOGICAL_OPS = frozenset({"$and", "$or"})
 MAX_LIST_ITEMS = 100
+#: Leaf comparisons in one filter. Chroma turns $and/$or lists into a nested SQL expression and fails
+#: with an internal error ("Expression tree is too large") somewhere below 1000 of them.
+MAX_CLAUSES = 100
 
 
 def _is_scalar(value: Any) -> bool:
@@ -36,7 +39,17 @@ def validate_filter(where: Mapping[str, Any] | None, *, max_depth: int = 5) -> d
         return None
     if not isinstance(where, Mapping):
         raise InvalidFilterError("filters must be a JSON object")
-    return _normalize(where, depth=1, max_depth=max_depth)
+    normalized = _normalize(where, depth=1, max_depth=max_depth)
+    if _count_clauses(normalized) > MAX_CLAUSES:
+        raise InvalidFilterError(f"filters may hold at most {MAX_CLAUSES} conditions")
+    return normalized
+
+
+def _count_clauses(node: Mapping[str, Any]) -> int:
+    ((key, value),) = node.items()
+    if key in LOGICAL_OPS:
+        return sum(_count_clauses(item) for item in value)
+    return 1
 
 
 def _normalize(node: Any, *, depth: int, max_depth: int) -> dict[str, Any]:
