@@ -1,0 +1,1 @@
+"""Operator tools runnable with ``python -m knowledgebeast.tools.<name>``, no configuration needed."""
