@@ -3,10 +3,13 @@
 Order of writes (why a crash followed by a retry leaves exactly the new version):
 1. upsert the new chunks (deterministic ids, so a retry rewrites the same rows);
 2. delete the document's chunks of any other content version;
-3. write the registry record (the commit point: content hash, chunk count, S3 sequencer);
-4. bump the collection version (invalidates cached answers).
-A retry after a crash anywhere before step 3 finds the registry still on the old hash and redoes
-every step; re-ingesting unchanged content finds the same hash and writes nothing.
+3. bump the collection version (invalidates cached answers);
+4. write the registry record (the commit point: content hash, chunk count, S3 sequencer).
+A retry after a crash anywhere before step 4 finds the registry still on the old hash and redoes
+every step; re-ingesting unchanged content finds the same hash and writes nothing. The version is
+bumped *before* the commit because a retry that finds the commit done writes nothing: had the
+process died between a commit and a later bump, answers cached from the old chunks would have
+been served until their TTL.
 """
 
 from __future__ import annotations
@@ -172,6 +175,7 @@ class IngestService:
             if item.id not in set(ids)
         ]
         self.store.delete_ids(collection, stale)
+        self.bump_version(collection)
         self.registry.put(
             DocumentRecord(
                 document_id=doc_id,
@@ -185,7 +189,6 @@ class IngestService:
                 sequencer=sequencer or (existing.sequencer if existing else ""),
             )
         )
-        self.bump_version(collection)
         outcome: Outcome = "replaced" if existing and not existing.deleted else "indexed"
         metrics.count_ingest(outcome, len(chunks))
         return self._done(doc_id, collection, source, outcome, len(chunks), started, title)
@@ -199,10 +202,10 @@ class IngestService:
         if sequencer and existing.sequencer and not sequencer_is_newer(sequencer, existing.sequencer):
             return self._done(doc_id, collection, existing.source, "skipped", 0, started, existing.title)
         removed = self.store.delete_where(collection, {"document_id": {"$eq": doc_id}})
+        self.bump_version(collection)  # before the commit, for the same reason as in ingest_bytes
         self.registry.put(
             _replace(existing, deleted=True, chunk_count=0, content_hash="", sequencer=sequencer or existing.sequencer)
         )
-        self.bump_version(collection)
         metrics.count_ingest("deleted", 0)
         return self._done(doc_id, collection, existing.source, "deleted", removed, started, existing.title)
 

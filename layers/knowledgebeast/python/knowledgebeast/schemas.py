@@ -2,12 +2,61 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+from knowledgebeast.store.filters import COMPARISON_OPS, LIST_OPS, MAX_CLAUSES, MAX_LIST_ITEMS
 
 SearchMode = Literal["hybrid", "dense", "lexical"]
 MAX_QUERY_CHARS = 2000
+#: Collection names as identity.check_collection_name accepts them (with min/max length 3-63):
+#: alphanumeric at both ends, and a '.' always followed by a non-'.' (no ".."), written without
+#: look-around so pydantic's regex engine and JSON Schema tools both understand it.
+COLLECTION_PATTERN = r"^[a-zA-Z0-9](?:[a-zA-Z0-9_-]|\.[a-zA-Z0-9_-])*\.?[a-zA-Z0-9]$"
+#: The default MAX_FILTER_DEPTH, the nesting the published schema describes.
+DOCUMENTED_FILTER_DEPTH = 5
+
+
+def filter_json_schema(max_depth: int = DOCUMENTED_FILTER_DEPTH) -> dict[str, Any]:
+    """The filter grammar of :mod:`knowledgebeast.store.filters` as JSON Schema, for OpenAPI.
+
+    Parsing stays a plain dict validated by ``validate_filter`` (which gives the precise 400); this
+    only makes the published contract say what is accepted, so clients and schema-driven tools do
+    not have to discover it by trial. Recursion is unrolled to ``max_depth`` levels ($and/$or).
+    """
+    scalar: dict[str, Any] = {"anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}
+    operators: dict[str, Any] = {op: scalar for op in sorted(COMPARISON_OPS)}
+    for op in ("$gt", "$gte", "$lt", "$lte"):
+        operators[op] = {"type": "number"}
+    for op in sorted(LIST_OPS):
+        operators[op] = {"type": "array", "items": scalar, "minItems": 1, "maxItems": MAX_LIST_ITEMS}
+    comparison = {
+        "type": "object",
+        "properties": operators,
+        "additionalProperties": False,
+        "minProperties": 1,
+        "maxProperties": 1,
+    }
+
+    def level(depth: int) -> dict[str, Any]:
+        patterns: dict[str, Any] = {"^[^$]": {"anyOf": [scalar, comparison]}}
+        if depth < max_depth:
+            patterns["^\\$(and|or)$"] = {
+                "type": "array",
+                "items": level(depth + 1),
+                "minItems": 2,
+                "maxItems": MAX_CLAUSES,
+            }
+        return {
+            "type": "object",
+            "patternProperties": patterns,
+            "additionalProperties": False,
+            "minProperties": 0 if depth == 1 else 1,  # a top-level {} means "no filter"
+            "maxProperties": MAX_CLAUSES,
+        }
+
+    return {"anyOf": [level(1), {"type": "null"}]}
 
 
 class QueryRequest(BaseModel):
@@ -28,9 +77,11 @@ class QueryRequest(BaseModel):
 
     query: str = Field(..., min_length=1, max_length=MAX_QUERY_CHARS, description="Question or keywords.")
     top_k: int = Field(5, ge=1, le=100, description="Number of results (documents when grouped).")
-    collection: str = Field("default", min_length=3, max_length=63, pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]*[a-zA-Z0-9]$")
-    filters: dict[str, Any] | None = Field(
-        None, description="Metadata filter: {field: value}, {field: {$eq|$ne|$gt|$gte|$lt|$lte|$in|$nin: v}}, $and/$or."
+    collection: str = Field("default", min_length=3, max_length=63, pattern=COLLECTION_PATTERN)
+    filters: Annotated[dict[str, Any] | None, WithJsonSchema(filter_json_schema())] = Field(
+        None,
+        description="Metadata filter: {field: value}, {field: {$eq|$ne|$gt|$gte|$lt|$lte|$in|$nin: v}}, $and/$or "
+        f"(nested at most MAX_FILTER_DEPTH levels, default {DOCUMENTED_FILTER_DEPTH}; at most {MAX_CLAUSES} conditions).",
     )
     mode: SearchMode = "hybrid"
     rerank: bool = Field(False, description="Apply the cross-encoder (400 if none is configured).")

@@ -134,7 +134,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = code_for_status(exc.status_code)
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-        return error_response(request, exc.status_code, code, message, headers=dict(exc.headers or {}))
+        details = getattr(exc, "details", None)
+        return error_response(request, exc.status_code, code, message, details, headers=dict(exc.headers or {}))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

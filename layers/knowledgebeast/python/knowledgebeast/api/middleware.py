@@ -17,6 +17,7 @@ import time
 import uuid
 from typing import Any
 
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from knowledgebeast.api.errors import code_for_status
@@ -77,7 +78,7 @@ class RequestContextMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise _BodyTooLarge()
+                    raise _BodyTooLarge(limit)
             return message
 
         plain_error: dict[str, Any] = {}
@@ -85,6 +86,7 @@ class RequestContextMiddleware:
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
+                status_holder["started"] = True
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
                 headers.append((b"x-request-id", request_id.encode()))
@@ -108,6 +110,8 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, limited_receive, send_with_id)
         except _BodyTooLarge:
+            if status_holder.get("started"):
+                raise
             await _reject_too_large(scope, send, request_id, limit)
             status_holder["status"] = 413
         finally:
@@ -132,8 +136,17 @@ class RequestContextMiddleware:
         )
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(StarletteHTTPException):
+    """Raised from ``receive`` once a streamed body passes the limit.
+
+    An HTTPException on purpose: FastAPI turns any other exception raised while it reads a body
+    into "400 There was an error parsing the body", which hid the 413 for every chunked upload.
+    Routes render it through the normal handler; the middleware catches it if nothing else did.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body exceeds {limit} bytes")
+        self.details = {"max_bytes": limit}
 
 
 def _is_plain_text(headers: list[tuple[bytes, bytes]]) -> bool:

@@ -16,10 +16,20 @@ from knowledgebeast.errors import (
     PayloadTooLargeError,
     ValidationError,
 )
-from knowledgebeast.ingest import IngestResult
+from knowledgebeast.ingest import MAX_USER_METADATA_KEYS, SYSTEM_KEYS, IngestResult
+from knowledgebeast.schemas import COLLECTION_PATTERN
 
 router = APIRouter(prefix="/api/v1/documents", tags=["documents"])
-COLLECTION_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9._-]*[a-zA-Z0-9]$"
+
+#: What clean_user_metadata accepts, published so a schema-valid request is an accepted one: at most
+#: MAX_USER_METADATA_KEYS keys, none empty, starting with '$' or 'kb_', or naming a system field.
+METADATA_SCHEMA: dict[str, Any] = {
+    "maxProperties": MAX_USER_METADATA_KEYS,
+    "propertyNames": {
+        "pattern": r"^(?:[^$k][\s\S]*|k|k[^b][\s\S]*|kb|kb[^_][\s\S]*)$",
+        "not": {"enum": sorted(SYSTEM_KEYS)},
+    },
+}
 
 
 class TextDocument(BaseModel):
@@ -45,7 +55,7 @@ class TextDocument(BaseModel):
     )
     title: str | None = Field(None, max_length=512)
     collection: str = Field("default", min_length=3, max_length=63, pattern=COLLECTION_PATTERN)
-    metadata: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    metadata: dict[str, str | int | float | bool] = Field(default_factory=dict, json_schema_extra=METADATA_SCHEMA)
     media_type: str = Field("text/plain", pattern=r"^text/(plain|markdown)$")
 
 
