@@ -172,7 +172,7 @@ class Settings(BaseSettings):
     max_top_k: int = Field(100, ge=1)
     max_filter_depth: int = Field(5, ge=1)
     candidate_depth: int = Field(300, ge=10)
-    fusion_method: Literal["rrf", "blend"] = "rrf"
+    fusion_method: Literal["rrf", "blend"] = "blend"
     fusion_rrf_k: int = Field(60, ge=1)
     fusion_dense_weight: float = Field(1.0, ge=0)
     fusion_lexical_weight: float = Field(1.0, ge=0)

@@ -34,7 +34,7 @@ HIDDEN_METADATA = frozenset({"kb_terms", "content_hash"})
 @dataclass(frozen=True)
 class RetrievalConfig:
     candidate_depth: int = 300
-    fusion: FusionMethod = "rrf"
+    fusion: FusionMethod = "blend"
     rrf_k: int = 60
     dense_weight: float = 1.0
     lexical_weight: float = 1.0

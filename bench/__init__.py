@@ -1,0 +1,1 @@
+"""Benchmarks of KnowledgeBeast: retrieval quality, latency, cold start, ingest throughput, scale."""
