@@ -1,0 +1,34 @@
+"""Query Lambda: the FastAPI app (same as the local server) behind API Gateway or a Function URL.
+
+Everything is built at import, once per container: settings, the app, the model and the store and
+cache clients (``lifespan="off"``: with "auto" Mangum would run the lifespan on every invocation).
+Works with HTTP API payload 2.0, REST API / payload 1.0 and Function URL events, base64 bodies and
+named stages (``strip_stage``: Mangum alone routes ``/prod/api/v1/query`` to a 404). A custom domain
+API mapping key (``/kb/api/v1/query``) is static: set ``API_GATEWAY_BASE_PATH=/kb``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from mangum import Mangum
+
+from knowledgebeast.api.app import create_app
+from knowledgebeast.aws.http_events import strip_stage
+from knowledgebeast.aws.runtime import lambda_logger, warm
+from knowledgebeast.config import get_settings
+
+settings = get_settings()
+logger = lambda_logger("knowledgebeast-query", settings.log_level)
+app = create_app(settings)
+warm(app.state.services, "query_service")
+asgi = Mangum(app, lifespan="off", api_gateway_base_path=os.environ.get("API_GATEWAY_BASE_PATH", "/"))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """One HTTP request; the correlation id is API Gateway's ``requestContext.requestId``."""
+    return asgi(strip_stage(event), context)  # type: ignore[arg-type]  # same object, Mangum's stricter Protocol
