@@ -103,3 +103,26 @@ def test_cache_hit_and_invalidation_on_ingest_and_delete(indexed: Any, embedder:
     ingest.delete_document(collection, doc_id)
     after_delete = _query(service, collection, "office cat")
     assert not after_delete.cached and doc_id not in {r.citation.document_id for r in after_delete.results}
+
+
+def test_lexical_rescue_finds_identifiers_outside_the_dense_pool(
+    http_store: Any, embedder: Any, collection_name: str
+) -> None:
+    """With a dense pool of 5 out of 30 chunks, an exact code still reaches hybrid and lexical results."""
+    from knowledgebeast.query import RetrievalConfig
+
+    ingest = IngestService(http_store, embedder, embedder.token_counter)
+    for i in range(29):
+        text = f"Release note {i}: the deployment pipeline now supports failure reporting for service {i}."
+        ingest.ingest_bytes(text.encode(), collection=collection_name, source=f"note{i}.txt")
+    ingest.ingest_bytes(
+        b"Gardening tips: water tomatoes daily. Ticket QX-90210.", collection=collection_name, source="garden.txt"
+    )
+    service = QueryService(http_store, embedder, config=RetrievalConfig(candidate_depth=5))
+    dense = _query(service, collection_name, "deployment failure QX-90210", mode="dense", top_k=5)
+    assert "garden.txt" not in {r.citation.source for r in dense.results}
+    lexical = _query(service, collection_name, "deployment failure QX-90210", mode="lexical", top_k=5)
+    assert lexical.results[0].citation.source == "garden.txt"
+    hybrid = _query(service, collection_name, "deployment failure QX-90210", top_k=5)
+    assert "garden.txt" in [r.citation.source for r in hybrid.results[:3]]
+    assert _query(service, collection_name, "QX-90210", top_k=5).results[0].citation.source == "garden.txt"

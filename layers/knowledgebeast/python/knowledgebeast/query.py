@@ -6,10 +6,11 @@ read fresh from the store on each query (the same round trip tells whether the c
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,9 @@ from knowledgebeast.store.base import StoredChunk, VectorStoreProtocol
 from knowledgebeast.store.filters import validate_filter
 
 HIDDEN_METADATA = frozenset({"kb_terms", "content_hash"})
+_WORD = re.compile(r"[^\W_][\w-]*[^\W_]|[^\W_]", re.UNICODE)
+MIN_RESCUE_WORD = 3
+MAX_RESCUE_WORDS = 8
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class RetrievalConfig:
     rerank_top_n: int = 50
     max_filter_depth: int = 5
     cache_ttl: int = 3600
+    rescue_limit: int = 50
 
 
 @dataclass
@@ -134,9 +139,10 @@ class QueryService:
         with _stage("search"):
             chunks = self.store.search(request.collection, np.asarray(vector), limit=depth, where=where)
         candidates = [_Candidate(chunk, dense=1.0 - float(chunk.distance or 0.0)) for chunk in chunks]
-        if candidates and request.mode != "dense":
+        if request.mode != "dense":
             with _stage("lexical"):
                 terms = analyze(request.query)
+                candidates.extend(self._lexical_rescue(request, where, vector, terms, candidates))
                 lexical = bm25_scores(terms, [str(c.chunk.metadata.get("kb_terms", "")).split() for c in candidates])
                 for candidate, value in zip(candidates, lexical, strict=True):
                     candidate.lexical = value
@@ -147,6 +153,42 @@ class QueryService:
         if request.rerank and self.reranker is not None and candidates:
             candidates = self._rerank(request.query, candidates)
         return [_to_result(c, request.mode) for c in candidates[: request.top_k]]
+
+    def _lexical_rescue(
+        self,
+        request: QueryRequest,
+        where: dict[str, Any] | None,
+        vector: np.ndarray,
+        terms: list[str],
+        candidates: list[_Candidate],
+    ) -> list[_Candidate]:
+        """Chunks holding query words that no dense candidate contains (identifiers, codes, names).
+
+        The dense pool misses exact rare tokens ("ZX-4471"); one full-text lookup for just the
+        missing words adds them, scored for the dense side with their stored vectors. It costs a
+        round trip only when some query word is absent from the pool.
+        """
+        in_pool = {term for c in candidates for term in str(c.chunk.metadata.get("kb_terms", "")).split()}
+        missing_stems = {t for t in terms if t not in in_pool}
+        if not missing_stems:
+            return []
+        words = sorted(
+            {
+                w
+                for w in _WORD.findall(request.query)
+                if len(w) >= MIN_RESCUE_WORD and analyze(w) and analyze(w)[0] in missing_stems
+            }
+        )[:MAX_RESCUE_WORDS]
+        if not words:
+            return []
+        known = {c.chunk.id for c in candidates}
+        found = self.store.get_containing(request.collection, words, where=where, limit=self.config.rescue_limit)
+        rescued = []
+        for chunk in found:
+            if chunk.id in known or chunk.embedding is None:
+                continue
+            rescued.append(_Candidate(replace(chunk, embedding=None), dense=float(np.dot(vector, chunk.embedding))))
+        return rescued
 
     def _score(self, request: QueryRequest, candidates: list[_Candidate]) -> None:
         if request.mode == "dense":

@@ -259,6 +259,34 @@ class ChromaStore:
             for i, d, m, dist in zip(ids, documents, metadatas, distances, strict=True)
         ]
 
+    def get_containing(
+        self, collection: str, words: Sequence[str], *, where: Where | None = None, limit: int = 50
+    ) -> list[StoredChunk]:
+        """Chunks whose text contains any of ``words`` (full-text index), with their embeddings."""
+        if not words:
+            return []
+        clauses: list[Any] = [{"$contains": w} for w in words]
+        where_document: Any = clauses[0] if len(clauses) == 1 else {"$or": clauses}
+        include: Any = ["documents", "metadatas", "embeddings"]
+        result = self._call(
+            collection,
+            lambda c: c.get(
+                where=dict(where) if where else None, where_document=where_document, limit=limit, include=include
+            ),
+        )
+        embeddings = result.get("embeddings")
+        return [
+            StoredChunk(
+                id=i,
+                text=d or "",
+                metadata=_scalars(m),
+                embedding=np.asarray(embeddings[n], dtype=np.float32) if embeddings is not None else None,
+            )
+            for n, (i, d, m) in enumerate(
+                zip(result["ids"], result.get("documents") or [], result.get("metadatas") or [], strict=True)
+            )
+        ]
+
     def export_page(self, collection: str, *, offset: int, limit: int) -> ChunkPage:
         include: Any = ["documents", "metadatas", "embeddings"]
         result = self._call(collection, lambda c: c.get(offset=offset, limit=limit, include=include))

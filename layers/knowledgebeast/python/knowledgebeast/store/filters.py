@@ -66,6 +66,8 @@ def _clause(key: str, value: Any, *, depth: int, max_depth: int) -> dict[str, An
         if not isinstance(value, list) or len(value) < 2:
             raise InvalidFilterError(f"{key} needs a list of at least two filters")
         return {key: [_normalize(item, depth=depth + 1, max_depth=max_depth) for item in value]}
+    if key.startswith("#"):  # Chroma's own keys (#document, #id, ...): not metadata, not filterable
+        raise InvalidFilterError(f"filter field {key!r} is reserved")
     if key.startswith("$"):
         raise InvalidFilterError(f"unknown filter operator {key!r}", details={"allowed": sorted(LOGICAL_OPS)})
     if _is_scalar(value):
@@ -88,6 +90,8 @@ def _clause(key: str, value: Any, *, depth: int, max_depth: int) -> dict[str, An
                 or not all(_is_scalar(item) for item in operand)
             ):
                 raise InvalidFilterError(f"{key}: {op} needs a list of 1-{MAX_LIST_ITEMS} scalar values")
+            if len({type(item) for item in operand}) > 1:  # Chroma: one type per list (int and float differ)
+                raise InvalidFilterError(f"{key}: {op} values must all have the same type")
             return {key: {op: operand}}
         raise InvalidFilterError(
             f"unknown filter operator {op!r} on {key!r}",
