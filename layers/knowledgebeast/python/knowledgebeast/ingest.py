@@ -87,7 +87,8 @@ def clean_user_metadata(metadata: Mapping[str, object] | None) -> Metadata:
         raise ValidationError(f"at most {MAX_USER_METADATA_KEYS} metadata keys are allowed")
     clean: Metadata = {}
     for key, value in metadata.items():
-        if not isinstance(key, str) or not key or key.startswith("$") or key in SYSTEM_KEYS or key.startswith("kb_"):
+        # "$" is the filter operator prefix and "#" is reserved by Chroma ("#document", ...): both unusable
+        if not isinstance(key, str) or not key or key[0] in "$#" or key in SYSTEM_KEYS or key.startswith("kb_"):
             raise ValidationError(f"metadata key {key!r} is reserved or invalid")
         if value is None:
             continue

@@ -29,8 +29,19 @@ def filter_json_schema(max_depth: int = DOCUMENTED_FILTER_DEPTH) -> dict[str, An
     operators: dict[str, Any] = {op: scalar for op in sorted(COMPARISON_OPS)}
     for op in ("$gt", "$gte", "$lt", "$lte"):
         operators[op] = {"type": "number"}
+    # Chroma needs every item of an $in/$nin list to have one type (and int and float are two types).
+    item_types: list[dict[str, Any]] = [
+        {"type": "string"},
+        {"type": "boolean"},
+        {"type": "integer"},
+        {"type": "number", "not": {"type": "integer"}},
+    ]
     for op in sorted(LIST_OPS):
-        operators[op] = {"type": "array", "items": scalar, "minItems": 1, "maxItems": MAX_LIST_ITEMS}
+        operators[op] = {
+            "anyOf": [
+                {"type": "array", "items": item, "minItems": 1, "maxItems": MAX_LIST_ITEMS} for item in item_types
+            ]
+        }
     comparison = {
         "type": "object",
         "properties": operators,
@@ -40,7 +51,7 @@ def filter_json_schema(max_depth: int = DOCUMENTED_FILTER_DEPTH) -> dict[str, An
     }
 
     def level(depth: int) -> dict[str, Any]:
-        patterns: dict[str, Any] = {"^[^$]": {"anyOf": [scalar, comparison]}}
+        patterns: dict[str, Any] = {"^[^$#]": {"anyOf": [scalar, comparison]}}
         if depth < max_depth:
             patterns["^\\$(and|or)$"] = {
                 "type": "array",
@@ -81,7 +92,8 @@ class QueryRequest(BaseModel):
     filters: Annotated[dict[str, Any] | None, WithJsonSchema(filter_json_schema())] = Field(
         None,
         description="Metadata filter: {field: value}, {field: {$eq|$ne|$gt|$gte|$lt|$lte|$in|$nin: v}}, $and/$or "
-        f"(nested at most MAX_FILTER_DEPTH levels, default {DOCUMENTED_FILTER_DEPTH}; at most {MAX_CLAUSES} conditions).",
+        f"(nested at most MAX_FILTER_DEPTH levels, default {DOCUMENTED_FILTER_DEPTH}; "
+        f"at most {MAX_CLAUSES} conditions).",
     )
     mode: SearchMode = "hybrid"
     rerank: bool = Field(False, description="Apply the cross-encoder (400 if none is configured).")

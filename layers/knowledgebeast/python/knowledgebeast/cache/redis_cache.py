@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import redis
@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 PREFIX = "kb:q:"
 
 
-def _no_client_setinfo() -> dict[str, None]:
+def _no_client_setinfo() -> dict[str, Any]:
     """No CLIENT SETINFO on connect: one round trip less per new connection (Lambda cold starts), and
     a hung Redis costs one command timeout instead of a handshake timeout plus a command timeout.
     redis-py >= 7 spells it ``driver_info=None``; older versions ``lib_name``/``lib_version``."""

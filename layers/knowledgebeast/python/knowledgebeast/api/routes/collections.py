@@ -8,10 +8,11 @@ from pydantic import BaseModel
 
 from knowledgebeast.api.deps import AdminPrincipal, IngestServiceDep, QueryPrincipal
 from knowledgebeast.api.errors import error_responses
+from knowledgebeast.api.routing import StrictJSONRoute
 from knowledgebeast.errors import CollectionNotFoundError
 from knowledgebeast.identity import RESERVED_COLLECTIONS
 
-router = APIRouter(prefix="/api/v1/collections", tags=["collections"])
+router = APIRouter(prefix="/api/v1/collections", tags=["collections"], route_class=StrictJSONRoute)
 
 
 class CollectionOut(BaseModel):

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from knowledgebeast.api.deps import IngestPrincipal, IngestServiceDep, JsonBody, QueryPrincipal, SettingsDep
 from knowledgebeast.api.errors import error_responses
+from knowledgebeast.api.routing import StrictJSONRoute, strict_json_loads
 from knowledgebeast.errors import (
     DocumentNotFoundError,
     PayloadTooLargeError,
@@ -19,14 +20,14 @@ from knowledgebeast.errors import (
 from knowledgebeast.ingest import MAX_USER_METADATA_KEYS, SYSTEM_KEYS, IngestResult
 from knowledgebeast.schemas import COLLECTION_PATTERN
 
-router = APIRouter(prefix="/api/v1/documents", tags=["documents"])
+router = APIRouter(prefix="/api/v1/documents", tags=["documents"], route_class=StrictJSONRoute)
 
 #: What clean_user_metadata accepts, published so a schema-valid request is an accepted one: at most
-#: MAX_USER_METADATA_KEYS keys, none empty, starting with '$' or 'kb_', or naming a system field.
+#: MAX_USER_METADATA_KEYS keys, none empty, starting with '$', '#' or 'kb_', or naming a system field.
 METADATA_SCHEMA: dict[str, Any] = {
     "maxProperties": MAX_USER_METADATA_KEYS,
     "propertyNames": {
-        "pattern": r"^(?:[^$k][\s\S]*|k|k[^b][\s\S]*|kb|kb[^_][\s\S]*)$",
+        "pattern": r"^(?:[^$#k][\s\S]*|k|k[^b][\s\S]*|kb|kb[^_][\s\S]*)$",
         "not": {"enum": sorted(SYSTEM_KEYS)},
     },
 }
@@ -142,7 +143,7 @@ async def upload(
     if len(data) > settings.max_upload_bytes:
         raise PayloadTooLargeError(f"file exceeds {settings.max_upload_bytes} bytes")
     try:
-        extra = json.loads(metadata) if metadata else {}
+        extra = strict_json_loads(metadata) if metadata else {}
     except json.JSONDecodeError as exc:
         raise ValidationError("metadata must be a JSON object") from exc
     if not isinstance(extra, dict):

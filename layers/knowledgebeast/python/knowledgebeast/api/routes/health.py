@@ -13,8 +13,9 @@ from pydantic import BaseModel
 from knowledgebeast import __version__
 from knowledgebeast.api.deps import AdminPrincipal, MetricsAccess, ServicesDep
 from knowledgebeast.api.errors import ErrorResponse, error_responses
+from knowledgebeast.api.routing import StrictJSONRoute
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=StrictJSONRoute)
 
 
 class HealthOut(BaseModel):

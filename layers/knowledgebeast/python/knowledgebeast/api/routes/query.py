@@ -7,10 +7,11 @@ from fastapi import APIRouter, Request
 from knowledgebeast.api.deps import JsonBody, QueryPrincipal, QueryServiceDep, SettingsDep
 from knowledgebeast.api.errors import error_responses
 from knowledgebeast.api.limits import run_bounded
+from knowledgebeast.api.routing import StrictJSONRoute
 from knowledgebeast.errors import ValidationError
 from knowledgebeast.schemas import QueryRequest, QueryResponse
 
-router = APIRouter(prefix="/api/v1", tags=["query"])
+router = APIRouter(prefix="/api/v1", tags=["query"], route_class=StrictJSONRoute)
 
 
 @router.post(
