@@ -7,7 +7,11 @@ from knowledgebeast.chunking.fixed import FixedChunker
 from knowledgebeast.chunking.recursive import RecursiveChunker
 from knowledgebeast.chunking.semantic import SemanticChunker
 
-STRATEGIES: dict[str, type[SemanticChunker | RecursiveChunker | FixedChunker]] = {"semantic": SemanticChunker, "recursive": RecursiveChunker, "fixed": FixedChunker}
+STRATEGIES: dict[str, type[SemanticChunker | RecursiveChunker | FixedChunker]] = {
+    "semantic": SemanticChunker,
+    "recursive": RecursiveChunker,
+    "fixed": FixedChunker,
+}
 
 
 def make_chunker(strategy: str, config: ChunkingConfig, counter: TokenCounter) -> ChunkerProtocol:
