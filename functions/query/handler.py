@@ -9,7 +9,6 @@ API mapping key (``/kb/api/v1/query``) is static: set ``API_GATEWAY_BASE_PATH=/k
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -25,7 +24,7 @@ settings = get_settings()
 logger = lambda_logger("knowledgebeast-query", settings.log_level)
 app = create_app(settings)
 warm(app.state.services, "query_service")
-asgi = Mangum(app, lifespan="off", api_gateway_base_path=os.environ.get("API_GATEWAY_BASE_PATH", "/"))
+asgi = Mangum(app, lifespan="off", api_gateway_base_path=settings.api_gateway_base_path)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

@@ -124,6 +124,8 @@ class Settings(BaseSettings):
     allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     config_file: str | None = None
+    api_gateway_base_path: str = "/"
+    """Custom-domain API mapping key (e.g. ``/kb``) that Mangum strips before routing."""
 
     # security
     api_key: SecretStr | None = None
