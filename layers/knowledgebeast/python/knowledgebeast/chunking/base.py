@@ -7,10 +7,14 @@ wordpieces (254 without [CLS]/[SEP]) and silently drops the rest, so no chunk ma
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from knowledgebeast.parsing.base import ParsedDocument, Section
+
+if TYPE_CHECKING:
+    from knowledgebeast.chunking.splitting import Range, SizeGuard
 
 
 class TokenCounter(Protocol):
@@ -82,3 +86,36 @@ def finalize(document: ParsedDocument, spans: list[Span]) -> list[Chunk]:
 
 def section_bounds(section: Section) -> tuple[int, int]:
     return section.offset, section.offset + len(section.text)
+
+
+class SectionChunker:
+    """Template of every strategy: sections are hard boundaries; inside one, a strategy proposes
+    groups of small ranges (:meth:`groups`) that are packed up to ``size`` with ``overlap``.
+
+    ``max_chars`` bounds a single piece (the guard); the token cap always applies.
+    """
+
+    name = "base"
+
+    def __init__(self, config: ChunkingConfig, counter: TokenCounter) -> None:
+        self.config = config
+        self.counter = counter
+
+    def max_chars(self) -> int:
+        return self.config.size
+
+    def groups(self, guard: SizeGuard, start: int, end: int) -> Iterable[list[Range]]:
+        raise NotImplementedError
+
+    def chunk(self, document: ParsedDocument) -> list[Chunk]:
+        from knowledgebeast.chunking.splitting import SizeGuard, pack
+
+        guard = SizeGuard(document.text, self.counter, max_chars=self.max_chars(), max_tokens=self.config.max_tokens)
+        spans: list[Span] = []
+        for section in document.sections:
+            for pieces in self.groups(guard, *section_bounds(section)):
+                for chunk_start, chunk_end in pack(
+                    guard, pieces, target_chars=self.config.size, overlap_chars=self.config.overlap
+                ):
+                    spans.append(Span(chunk_start, chunk_end, section.page, section.heading_path))
+        return finalize(document, spans)
