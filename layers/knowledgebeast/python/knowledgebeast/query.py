@@ -10,7 +10,7 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,9 @@ from knowledgebeast.store.filters import validate_filter
 
 HIDDEN_METADATA = frozenset({"kb_terms", "content_hash"})
 _WORD = re.compile(r"[^\W_][\w-]*[^\W_]|[^\W_]", re.UNICODE)
+#: Only identifier-like words (a digit, an inner capital or hyphen, or ALL CAPS) are rescued: the
+#: full-text lookup costs 30-60 ms, and plain vocabulary is what the dense pool already covers.
+_IDENTIFIER = re.compile(r"\d|.[A-Z]|-|^[A-Z]{2,}$")
 MIN_RESCUE_WORD = 3
 MAX_RESCUE_WORDS = 8
 
@@ -142,7 +145,7 @@ class QueryService:
         if request.mode != "dense":
             with _stage("lexical"):
                 terms = analyze(request.query)
-                candidates.extend(self._lexical_rescue(request, where, vector, terms, candidates))
+                candidates.extend(self._lexical_rescue(request, where, terms, candidates))
                 lexical = bm25_scores(terms, [str(c.chunk.metadata.get("kb_terms", "")).split() for c in candidates])
                 for candidate, value in zip(candidates, lexical, strict=True):
                     candidate.lexical = value
@@ -158,15 +161,14 @@ class QueryService:
         self,
         request: QueryRequest,
         where: dict[str, Any] | None,
-        vector: np.ndarray,
         terms: list[str],
         candidates: list[_Candidate],
     ) -> list[_Candidate]:
-        """Chunks holding query words that no dense candidate contains (identifiers, codes, names).
+        """Chunks holding identifier-like query words that no dense candidate contains (codes, names).
 
         The dense pool misses exact rare tokens ("ZX-4471"); one full-text lookup for just the
-        missing words adds them, scored for the dense side with their stored vectors. It costs a
-        round trip only when some query word is absent from the pool.
+        missing words adds them. It costs a round trip only when some query word is absent from
+        the pool.
         """
         in_pool = {term for c in candidates for term in str(c.chunk.metadata.get("kb_terms", "")).split()}
         missing_stems = {t for t in terms if t not in in_pool}
@@ -176,19 +178,17 @@ class QueryService:
             {
                 w
                 for w in _WORD.findall(request.query)
-                if len(w) >= MIN_RESCUE_WORD and analyze(w) and analyze(w)[0] in missing_stems
+                if len(w) >= MIN_RESCUE_WORD and _IDENTIFIER.search(w) and analyze(w) and analyze(w)[0] in missing_stems
             }
         )[:MAX_RESCUE_WORDS]
         if not words:
             return []
         known = {c.chunk.id for c in candidates}
         found = self.store.get_containing(request.collection, words, where=where, limit=self.config.rescue_limit)
-        rescued = []
-        for chunk in found:
-            if chunk.id in known or chunk.embedding is None:
-                continue
-            rescued.append(_Candidate(replace(chunk, embedding=None), dense=float(np.dot(vector, chunk.embedding))))
-        return rescued
+        # Outside the dense pool, so at most as similar as its least similar member: use that bound
+        # rather than fetching vectors (a rescued chunk wins on its lexical evidence, not on dense).
+        floor = min((c.dense for c in candidates), default=0.0)
+        return [_Candidate(chunk, dense=floor) for chunk in found if chunk.id not in known]
 
     def _score(self, request: QueryRequest, candidates: list[_Candidate]) -> None:
         if request.mode == "dense":

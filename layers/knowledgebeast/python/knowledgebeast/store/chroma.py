@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from knowledgebeast.errors import (
     ValidationError,
 )
 from knowledgebeast.store.base import ChunkPage, CollectionInfo, Metadata, StoredChunk, Where
+from knowledgebeast.store.record_cache import RecordCache
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -83,8 +84,16 @@ def _scalars(metadata: Any) -> Metadata:
 class ChromaStore:
     """Implements :class:`~knowledgebeast.store.base.VectorStoreProtocol` over a Chroma client."""
 
-    def __init__(self, client: ClientAPI, *, hnsw: HnswConfig | None = None, batch_size: int = 1000) -> None:
+    def __init__(
+        self,
+        client: ClientAPI,
+        *,
+        hnsw: HnswConfig | None = None,
+        batch_size: int = 1000,
+        record_cache_size: int = 20_000,
+    ) -> None:
         self._client = client
+        self._records = RecordCache(record_cache_size)
         self._hnsw = hnsw or HnswConfig()
         with _translate_errors():
             server_max = int(client.get_max_batch_size())
@@ -243,48 +252,53 @@ class ChromaStore:
         self, collection: str, embedding: np.ndarray, *, limit: int, where: Where | None = None
     ) -> list[StoredChunk]:
         vector = np.asarray(embedding, dtype=np.float32).reshape(1, -1)
-        include: Any = ["documents", "metadatas", "distances"]
+        include: Any = ["distances"]
         result = self._call(
             collection,
             lambda c: c.query(
                 query_embeddings=vector, n_results=limit, where=dict(where) if where else None, include=include
             ),
         )
-        ids = result["ids"][0]
-        documents = (result.get("documents") or [[]])[0]
-        metadatas = (result.get("metadatas") or [[]])[0]
+        ids = list(result["ids"][0])
         distances = (result.get("distances") or [[]])[0]
+        records = self._records.get_many(collection, ids)
+        missing = [i for i in ids if i not in records]
+        if missing:
+            fetched = self._call(
+                collection, lambda c: c.get(ids=missing, include=cast(Any, ["documents", "metadatas"]))
+            )
+            loaded = {
+                i: (d or "", _scalars(m))
+                for i, d, m in zip(
+                    fetched["ids"], fetched.get("documents") or [], fetched.get("metadatas") or [], strict=True
+                )
+            }
+            self._records.put_many(collection, loaded)
+            records.update(loaded)
         return [
-            StoredChunk(id=i, text=d or "", metadata=_scalars(m), distance=float(dist))
-            for i, d, m, dist in zip(ids, documents, metadatas, distances, strict=True)
+            StoredChunk(id=i, text=records[i][0], metadata=records[i][1], distance=float(dist))
+            for i, dist in zip(ids, distances, strict=True)
+            if i in records  # a chunk deleted between the two calls is simply not returned
         ]
 
     def get_containing(
         self, collection: str, words: Sequence[str], *, where: Where | None = None, limit: int = 50
     ) -> list[StoredChunk]:
-        """Chunks whose text contains any of ``words`` (full-text index), with their embeddings."""
+        """Chunks whose text contains any of ``words`` (Chroma's full-text index)."""
         if not words:
             return []
         clauses: list[Any] = [{"$contains": w} for w in words]
         where_document: Any = clauses[0] if len(clauses) == 1 else {"$or": clauses}
-        include: Any = ["documents", "metadatas", "embeddings"]
+        include: Any = ["documents", "metadatas"]
         result = self._call(
             collection,
             lambda c: c.get(
                 where=dict(where) if where else None, where_document=where_document, limit=limit, include=include
             ),
         )
-        embeddings = result.get("embeddings")
         return [
-            StoredChunk(
-                id=i,
-                text=d or "",
-                metadata=_scalars(m),
-                embedding=np.asarray(embeddings[n], dtype=np.float32) if embeddings is not None else None,
-            )
-            for n, (i, d, m) in enumerate(
-                zip(result["ids"], result.get("documents") or [], result.get("metadatas") or [], strict=True)
-            )
+            StoredChunk(id=i, text=d or "", metadata=_scalars(m))
+            for i, d, m in zip(result["ids"], result.get("documents") or [], result.get("metadatas") or [], strict=True)
         ]
 
     def export_page(self, collection: str, *, offset: int, limit: int) -> ChunkPage:
