@@ -17,7 +17,7 @@ from mangum import Mangum
 
 from knowledgebeast.api.app import create_app
 from knowledgebeast.aws.http_events import strip_stage
-from knowledgebeast.aws.runtime import lambda_logger, warm
+from knowledgebeast.aws.runtime import lambda_logger, traced, warm
 from knowledgebeast.config import get_settings
 
 settings = get_settings()
@@ -31,3 +31,6 @@ asgi = Mangum(app, lifespan="off", api_gateway_base_path=settings.api_gateway_ba
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """One HTTP request; the correlation id is API Gateway's ``requestContext.requestId``."""
     return asgi(strip_stage(event), context)  # type: ignore[arg-type]  # same object, Mangum's stricter Protocol
+
+
+handler = traced(handler, service="knowledgebeast-query", enabled=settings.powertools_tracer_enabled)

@@ -15,6 +15,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
@@ -24,6 +26,7 @@ from knowledgebeast.errors import KnowledgeBeastError
 from knowledgebeast.factory import Services
 
 logger = logging.getLogger(__name__)
+Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 #: Largest extracted text (characters) the ingest function accepts, so that one document always
 #: finishes inside one invocation (no continuation messages). Measured on a 300-page PDF through the
@@ -62,3 +65,30 @@ def serverless_ingest_settings(settings: Settings) -> Settings:
     if settings.max_document_chars <= SERVERLESS_MAX_DOCUMENT_CHARS:
         return settings
     return settings.model_copy(update={"max_document_chars": SERVERLESS_MAX_DOCUMENT_CHARS})
+
+
+class _XRaySpans:
+    """Adapter so the package's stage spans (embed/search/lexical/rerank) become X-Ray subsegments."""
+
+    def __init__(self, tracer: Any) -> None:
+        self._tracer = tracer
+
+    def start_as_current_span(self, name: str) -> Any:
+        return self._tracer.provider.in_subsegment(name)
+
+
+def traced(handler: Handler, *, service: str, enabled: bool) -> Handler:
+    """Wrap ``handler`` with Powertools Tracer (X-Ray) when POWERTOOLS_TRACER_ENABLED is true.
+
+    Off by default: initialising the Tracer (aws-xray-sdk) measured ~0.64 s of extra cold start
+    on this machine (median of 3 fresh processes), for every container.
+    """
+    if not enabled:
+        return handler
+    from aws_lambda_powertools import Tracer
+
+    from knowledgebeast.observability.tracing import set_tracer
+
+    tracer = Tracer(service=service)
+    set_tracer(_XRaySpans(tracer))
+    return cast(Handler, tracer.capture_lambda_handler(handler))

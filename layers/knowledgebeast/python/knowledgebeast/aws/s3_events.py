@@ -423,4 +423,3 @@ def _release(sqs: Any, record: SQSRecord) -> None:
         sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=0)
     except Exception:
         logger.warning("could not release a deferred message early", extra={"message_id": record.message_id})
-
