@@ -52,11 +52,12 @@ LAMBDA_UNZIPPED_LIMIT_BYTES = 262_144_000
 #: What the CDK asset staging leaves out (cdk/knowledgebeast_cdk/assets.py): not counted either.
 ASSET_EXCLUDES = ("__pycache__", "*.pyc", "*.egg-info", ".pytest_cache", ".DS_Store")
 #: Bump when the trimming rules change, so a cached deps layer is rebuilt.
-TRIM_VERSION = "1"
+TRIM_VERSION = "2"
 
 #: Distributions removed with everything only they required. tokenizers declares huggingface-hub
 #: for ``Tokenizer.from_pretrained`` (downloads); we load tokenizer.json from the model layer.
-REMOVE_DISTRIBUTIONS = ("huggingface-hub", "hf-xet")
+#: botocore (pulled by aws-xray-sdk) ships with the Lambda Python runtime, like boto3.
+REMOVE_DISTRIBUTIONS = ("huggingface-hub", "hf-xet", "botocore")
 #: Directories never needed at run time (matched by name anywhere outside *.dist-info, whose
 #: licenses/ folders are kept).
 REMOVE_DIR_NAMES = ("tests", "test", "__pycache__")
