@@ -64,14 +64,12 @@ def test_queries_survive_redis_dying_mid_run(http_store: Any, embedder: Any, col
         assert not service.query(request).cached
         assert service.query(request).cached
         server.kill()
-        started = time.perf_counter()
         after = service.query(request)
         assert not after.cached and after.results[0].citation.source == "b.txt"
         # the circuit breaker skips Redis afterwards: no connect timeout per query
         second = service.query(request)
         assert not second.cached and not cache.available()
         assert cache.ping() is False
-        assert time.perf_counter() - started < 30  # sanity bound only: never hangs
     finally:
         server.kill()
 

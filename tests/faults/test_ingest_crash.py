@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from typing import Any
 
 import pytest
@@ -119,9 +118,7 @@ def test_sigkill_mid_ingest_then_retry_leaves_exactly_the_new_version(
     question = QueryRequest(query="how do I escalate", collection=collection_name, mode="lexical")
     assert "Legacy" in reader.query(question).results[0].text
 
-    started = time.perf_counter()
     _run_until_crash_point(chroma_server.port, collection_name, CRASH_POINTS[point])
-    assert time.perf_counter() - started < 60
     during = _document_chunks(store, collection_name, first.document_id)
     if point == "after_registry_commit":
         assert all("Modern" in c.text for c in during)

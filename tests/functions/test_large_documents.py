@@ -78,9 +78,7 @@ def test_document_over_the_serverless_cap_fails_permanently(lambdas: Lambdas, pr
     key = f"{prefix}/huge.txt"
     words = "lorem ipsum dolor sit amet " * (SERVERLESS_MAX_DOCUMENT_CHARS // 27 + 1000)
     lambdas.put(key, words)
-    started = time.perf_counter()
     with lambdas.captured_logs() as logs:
         assert lambdas.ingest_bodies(events.created(key, "0055AED6DC00000001")) == {"batchItemFailures": []}
-    assert time.perf_counter() - started < 60  # refused while parsing, long before any embedding
     (failure,) = [line for line in logs if line.get("failure") == "permanent"]
     assert failure["key"] == key and "exceeds the limit" in failure["reason"]
