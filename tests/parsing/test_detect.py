@@ -7,7 +7,6 @@ from typing import NoReturn
 
 import pytest
 
-import knowledgebeast.parsing as parsing
 from knowledgebeast.errors import ParseError, UnsupportedFormatError
 from knowledgebeast.parsing import (
     SUPPORTED_EXTENSIONS,
@@ -100,7 +99,9 @@ def test_unexpected_library_errors_become_parse_errors(monkeypatch: pytest.Monke
     def broken(*_: object, **__: object) -> NoReturn:
         raise KeyError("surprise")
 
-    monkeypatch.setitem(parsing._PARSERS, "text/plain", broken)
+    import knowledgebeast.parsing.text as text_parser
+
+    monkeypatch.setattr(text_parser, "parse_text", broken)
     with pytest.raises(ParseError) as caught:
         parse_document(b"hello", filename="a.txt")
     assert caught.value.reason == "unexpected parser failure (KeyError)"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
+from importlib import import_module
 from pathlib import Path
 
 from knowledgebeast.errors import KnowledgeBeastError, ParseError
@@ -26,12 +27,6 @@ from knowledgebeast.parsing.detect import (
     detect_media_type,
     split_media_type,
 )
-from knowledgebeast.parsing.docx import parse_docx
-from knowledgebeast.parsing.html import parse_html
-from knowledgebeast.parsing.json_ import parse_json
-from knowledgebeast.parsing.markdown import parse_markdown
-from knowledgebeast.parsing.pdf import parse_pdf
-from knowledgebeast.parsing.text import parse_text
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -47,14 +42,22 @@ __all__ = [
 #: ParseLimits is frozen, so one shared default instance is safe.
 DEFAULT_LIMITS = ParseLimits()
 
-_PARSERS: dict[str, Parser] = {
-    TEXT: parse_text,
-    MARKDOWN: parse_markdown,
-    HTML: parse_html,
-    PDF: parse_pdf,
-    DOCX: parse_docx,
-    JSON: parse_json,
+#: Media type -> (module, function). Imported on first use: pypdf and python-docx cost ~0.2 s of
+#: import time that a query process, which rarely parses, should not pay at cold start.
+_PARSERS: dict[str, tuple[str, str]] = {
+    TEXT: ("text", "parse_text"),
+    MARKDOWN: ("markdown", "parse_markdown"),
+    HTML: ("html", "parse_html"),
+    PDF: ("pdf", "parse_pdf"),
+    DOCX: ("docx", "parse_docx"),
+    JSON: ("json_", "parse_json"),
 }
+
+
+def _parser(media_type: str) -> Parser:
+    module, function = _PARSERS[media_type]
+    parser: Parser = getattr(import_module(f"knowledgebeast.parsing.{module}"), function)
+    return parser
 
 
 def parse_document(
@@ -66,7 +69,7 @@ def parse_document(
     detected = detect_media_type(filename, data, media_type)
     _, charset = split_media_type(media_type)
     try:
-        return _PARSERS[detected](data, filename, limits, charset=charset)
+        return _parser(detected)(data, filename, limits, charset=charset)
     except KnowledgeBeastError:
         raise
     except RecursionError as exc:  # last line of defence; parsers handle their own known cases
