@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from knowledgebeast.config import get_settings
-from knowledgebeast.errors import KnowledgeBeastError
+from knowledgebeast.errors import ConfigurationError, KnowledgeBeastError
 from knowledgebeast.factory import Services, build_services
 from knowledgebeast.parsing import SUPPORTED_EXTENSIONS
 
@@ -97,12 +97,22 @@ def cmd_serve(args: argparse.Namespace, services: Services) -> int:
 
     from knowledgebeast.api.app import create_app
 
-    app = create_app(services=services)
-    if services.settings.prometheus_enabled and services.settings.prometheus_port:
+    settings = services.settings
+    if settings.prometheus_enabled and settings.prometheus_port:
         from prometheus_client import start_http_server
 
-        start_http_server(services.settings.prometheus_port, addr=args.host)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", workers=1)
+        start_http_server(settings.prometheus_port, addr=args.host)
+    if settings.workers > 1:
+        if settings.embedded_store:
+            raise ConfigurationError(
+                "WORKERS > 1 needs a Chroma server (CHROMA_HOST): the embedded store allows one process"
+            )
+        # each worker builds its own app from the environment (the import string is required)
+        uvicorn.run(
+            "knowledgebeast.api.asgi:app", host=args.host, port=args.port, log_level="warning", workers=settings.workers
+        )
+        return 0
+    uvicorn.run(create_app(services=services), host=args.host, port=args.port, log_level="warning")
     return 0
 
 

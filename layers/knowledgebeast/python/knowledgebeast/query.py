@@ -145,8 +145,11 @@ class QueryService:
         if request.mode != "dense":
             with _stage("lexical"):
                 terms = analyze(request.query)
-                candidates.extend(self._lexical_rescue(request, where, terms, candidates))
-                lexical = bm25_scores(terms, [str(c.chunk.metadata.get("kb_terms", "")).split() for c in candidates])
+                pool_terms = [_terms_of(c) for c in candidates]
+                rescued = self._lexical_rescue(request, where, terms, pool_terms, candidates)
+                candidates.extend(rescued)
+                pool_terms.extend(_terms_of(c) for c in rescued)
+                lexical = bm25_scores(terms, pool_terms)
                 for candidate, value in zip(candidates, lexical, strict=True):
                     candidate.lexical = value
         self._score(request, candidates)
@@ -162,6 +165,7 @@ class QueryService:
         request: QueryRequest,
         where: dict[str, Any] | None,
         terms: list[str],
+        pool_terms: list[list[str]],
         candidates: list[_Candidate],
     ) -> list[_Candidate]:
         """Chunks holding identifier-like query words that no dense candidate contains (codes, names).
@@ -170,8 +174,9 @@ class QueryService:
         missing words adds them. It costs a round trip only when some query word is absent from
         the pool.
         """
-        in_pool = {term for c in candidates for term in str(c.chunk.metadata.get("kb_terms", "")).split()}
-        missing_stems = {t for t in terms if t not in in_pool}
+        wanted = set(terms)
+        present = {term for document in pool_terms for term in document if term in wanted}
+        missing_stems = wanted - present
         if not missing_stems:
             return []
         words = sorted(
@@ -219,6 +224,11 @@ class QueryService:
             candidate.score = value
         head.sort(key=lambda c: -c.score)
         return head
+
+
+def _terms_of(candidate: _Candidate) -> list[str]:
+    """The chunk's analysed terms, written at ingest (see lexical.analyze)."""
+    return str(candidate.chunk.metadata.get("kb_terms", "")).split()
 
 
 def _best_per_document(candidates: list[_Candidate]) -> list[_Candidate]:
