@@ -19,6 +19,7 @@ from knowledgebeast.api.app import create_app
 from knowledgebeast.aws.http_events import strip_stage
 from knowledgebeast.aws.runtime import lambda_logger, traced, warm
 from knowledgebeast.config import get_settings
+from knowledgebeast.observability.emf import flush_metrics_after
 
 settings = get_settings()
 logger = lambda_logger("knowledgebeast-query", settings.log_level)
@@ -28,6 +29,7 @@ asgi = Mangum(app, lifespan="off", api_gateway_base_path=settings.api_gateway_ba
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+@flush_metrics_after
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """One HTTP request; the correlation id is API Gateway's ``requestContext.requestId``."""
     return asgi(strip_stage(event), context)  # type: ignore[arg-type]  # same object, Mangum's stricter Protocol

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 from knowledgebeast.cache.base import CacheProtocol
 from knowledgebeast.chunking import ChunkingConfig
@@ -25,14 +26,17 @@ from knowledgebeast.store.base import VectorStoreProtocol
 logger = logging.getLogger(__name__)
 
 
-def build_store(settings: Settings) -> VectorStoreProtocol:
+def build_store(settings: Settings, cache: CacheProtocol | None = None) -> VectorStoreProtocol:
     from knowledgebeast.store.chroma import ChromaStore, HnswConfig
 
     hnsw = HnswConfig(
         m=settings.hnsw_m, ef_construction=settings.hnsw_ef_construction, ef_search=settings.hnsw_ef_search
     )
+    shared = shared_store_tiers(cache)
     if settings.chroma_host is None:
-        return ChromaStore.persistent(settings.data_dir / "chroma", hnsw=hnsw, batch_size=settings.chroma_batch_size)
+        return ChromaStore.persistent(
+            settings.data_dir / "chroma", hnsw=hnsw, batch_size=settings.chroma_batch_size, **shared
+        )
     token = resolve_secret(settings.chroma_auth_token, settings.chroma_auth_token_secret_arn)
     return ChromaStore.http(
         settings.chroma_host,
@@ -41,7 +45,21 @@ def build_store(settings: Settings) -> VectorStoreProtocol:
         auth_token=token,
         hnsw=hnsw,
         batch_size=settings.chroma_batch_size,
+        **shared,
     )
+
+
+def shared_store_tiers(cache: CacheProtocol | None) -> dict[str, Any]:
+    """With Redis, chunk records and collection versions are shared by every instance (see
+    knowledgebeast.cache.records / .versions); without it the store reads Chroma as before."""
+    from knowledgebeast.cache.redis_cache import RedisCache
+
+    if not isinstance(cache, RedisCache):
+        return {}
+    from knowledgebeast.cache.records import SharedRecords
+    from knowledgebeast.cache.versions import SharedVersions
+
+    return {"shared_records": SharedRecords(cache), "versions": SharedVersions(cache)}
 
 
 def build_cache(settings: Settings) -> CacheProtocol | None:
@@ -116,7 +134,7 @@ class Services:
 
     @cached_property
     def store(self) -> VectorStoreProtocol:
-        return build_store(self.settings)
+        return build_store(self.settings, self.cache)
 
     @cached_property
     def embedder(self) -> EmbedderProtocol:

@@ -31,6 +31,7 @@ from knowledgebeast.observability import metrics
 from knowledgebeast.parsing import ParseLimits, parse_document
 from knowledgebeast.parsing.base import ParsedDocument
 from knowledgebeast.registry import DocumentRecord, DocumentRegistry, sequencer_is_newer
+from knowledgebeast.store.base import VERSION_KEY as VERSION_KEY  # re-exported: backup modules use it
 from knowledgebeast.store.base import Metadata, MetadataValue, VectorStoreProtocol
 
 logger = logging.getLogger(__name__)
@@ -54,7 +55,6 @@ SYSTEM_KEYS = frozenset(
     }
 )
 MAX_USER_METADATA_KEYS = 32
-VERSION_KEY = "kb_version"
 #: Title/heading context prepended for the model; chunks leave room for it (chunk_max_tokens 224 of 254).
 MAX_CONTEXT_CHARS = 120
 

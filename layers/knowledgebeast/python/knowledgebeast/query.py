@@ -1,7 +1,8 @@
 """The query path: cache -> embed -> dense candidates -> lexical -> fuse -> group -> rerank.
 
 Everything that changes an answer is in the cache key, including the collection's write version
-read fresh from the store on each query (the same round trip tells whether the collection exists).
+(from Redis when configured, never older than an acknowledged write; else a Chroma round trip that
+also tells whether the collection exists).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from knowledgebeast.embedding.base import EmbedderProtocol
 from knowledgebeast.errors import BadRequestError
 from knowledgebeast.fusion import FusionMethod, fuse
 from knowledgebeast.identity import RESERVED_COLLECTIONS
-from knowledgebeast.ingest import VERSION_KEY
 from knowledgebeast.lexical import analyze, bm25_scores
 from knowledgebeast.observability import metrics
 from knowledgebeast.observability.tracing import span
@@ -100,7 +100,7 @@ class QueryService:
             from knowledgebeast.errors import CollectionNotFoundError
 
             raise CollectionNotFoundError(f"collection {request.collection!r} does not exist")
-        version = str(self.store.collection_metadata(request.collection).get(VERSION_KEY, "0"))
+        version = self.store.collection_version(request.collection)
         key = query_cache_key(
             collection=request.collection,
             version=version,
