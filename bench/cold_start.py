@@ -67,10 +67,26 @@ def child_env(port: int) -> dict[str, str]:
     return env
 
 
+#: Set by --layers: the interpreter and flags that run the probe like the Lambda runtime does.
+PROBE_PYTHON: list[str] = [sys.executable]
+
+
+def layers_env(env: dict[str, str], layers: Path, variant: str) -> dict[str, str]:
+    """The probe's sys.path is the built layers (deps, package) plus a runtime-like boto3, nothing else."""
+    package = REPO_ROOT / "layers" / "knowledgebeast" / "python"
+    paths = [str(layers / "deps" / "python"), str(package), str(layers / ".check-runtime")]
+    return {
+        **env,
+        "KB_PROBE_SYS_PATH": json.dumps(paths),
+        "EMBEDDING_MODEL_DIR": str(layers / "models" / "models" / "all-MiniLM-L6-v2"),
+        "EMBEDDING_VARIANT": variant,
+    }
+
+
 def one_run(kind: str, env: dict[str, str]) -> dict[str, float]:
     started = time.time()
     done = subprocess.run(
-        [sys.executable, str(PROBE), kind, COLLECTION, str(REPO_ROOT)],
+        [*PROBE_PYTHON, str(PROBE), kind, COLLECTION, str(REPO_ROOT)],
         capture_output=True,
         text=True,
         env=env,
@@ -95,7 +111,7 @@ def one_run(kind: str, env: dict[str, str]) -> dict[str, float]:
 def importtime_top(kind: str, env: dict[str, str], top: int = 10) -> list[dict[str, Any]]:
     """Top-level imports by cumulative microseconds, from ``-X importtime`` of one probe run."""
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", str(PROBE), kind, COLLECTION, str(REPO_ROOT)],
+        [*PROBE_PYTHON, "-X", "importtime", str(PROBE), kind, COLLECTION, str(REPO_ROOT)],
         capture_output=True,
         text=True,
         env=env,
@@ -174,7 +190,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--baseline-runs", type=int, default=3)
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--layers",
+        type=Path,
+        nargs="?",
+        const=REPO_ROOT / "build" / "layers",
+        default=None,
+        help="run the probes on CPython 3.12 with -S -E -B and only the built layers on sys.path (make layers)",
+    )
+    parser.add_argument("--variant", default="fp32", help="model variant in the models layer (--layers)")
     args = parser.parse_args(argv)
+    if args.layers is not None:
+        from bench.lambda_events import load_module
+
+        python = load_module(REPO_ROOT / "layers" / "build.py", "kb_layers_build").find_python312()
+        if python is None:
+            parser.error("--layers needs a CPython 3.12 interpreter (pyenv)")
+        PROBE_PYTHON[:] = [python, "-S", "-E", "-B"]
 
     from bench.latency import start_server
 
@@ -184,8 +216,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         seed(server.port, args.corpus, args.docs)
         env = child_env(server.port)
+        if args.layers is not None:
+            env = layers_env(env, args.layers.resolve(), args.variant)
         results: dict[str, Any] = {}
-        kinds = ["query"] + (["ingest"] if INGEST_HANDLER.exists() else [])
+        kinds = ["query"] + (["ingest"] if INGEST_HANDLER.exists() and args.layers is None else [])
         for kind in kinds:
             one_run(kind, env)  # page cache and .pyc warm, like a reused Lambda image
             results[kind] = summarize([one_run(kind, env) for _ in range(args.runs)])
@@ -209,6 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "results": results,
                 "baseline": baseline,
                 "query_handler": str(QUERY_HANDLER) if QUERY_HANDLER.exists() else "fallback Mangum(create_app())",
+                "probe_python": PROBE_PYTHON,
+                "layers": str(args.layers) if args.layers else None,
                 "machine": machine_info(),
             },
         )

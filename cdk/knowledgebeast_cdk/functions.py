@@ -74,6 +74,7 @@ class VpcFunction(Construct):
         timeout: Duration,
         log_retention: logs.RetentionDays,
         reserved_concurrency: int | None = None,
+        snap_start: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
@@ -94,4 +95,6 @@ class VpcFunction(Construct):
             timeout=timeout,
             reserved_concurrent_executions=reserved_concurrency,
             log_group=self.log_group,
+            # SnapStart: init runs once per published version, environments restore from its snapshot
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snap_start else None,
         )

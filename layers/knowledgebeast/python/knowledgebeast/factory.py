@@ -86,7 +86,10 @@ def build_embedder(settings: Settings) -> EmbedderProtocol:
     from knowledgebeast.embedding.onnx_embedder import OnnxEmbedder
 
     return OnnxEmbedder(
-        settings.embedding_model_dir, variant=settings.embedding_variant, batch_size=settings.embedding_batch_size
+        settings.embedding_model_dir,
+        variant=settings.embedding_variant,
+        batch_size=settings.embedding_batch_size,
+        intra_op_threads=settings.embedding_threads or None,
     )
 
 
