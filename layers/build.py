@@ -115,20 +115,29 @@ def _excluded(name: str) -> bool:
     return any(fnmatch.fnmatch(name, pattern) for pattern in ASSET_EXCLUDES)
 
 
-def folder_size(path: Path) -> int:
-    """Bytes of regular files under ``path`` as the CDK stages them (excludes skipped)."""
+def folder_size(path: Path, *, bytecode: bool = False) -> int:
+    """Bytes of regular files under ``path`` as the CDK stages them (excludes skipped; with
+    ``bytecode`` the ``__pycache__`` folders count, as they ship)."""
     total = 0
+
+    def skipped(name: str) -> bool:
+        return _excluded(name) and not (bytecode and (name == "__pycache__" or name.endswith(".pyc")))
+
     for current, dirs, files in os.walk(path):
-        dirs[:] = [d for d in dirs if not _excluded(d)]
+        dirs[:] = [d for d in dirs if not skipped(d)]
         for name in files:
             file = Path(current) / name
-            if not _excluded(name) and not file.is_symlink():
+            if not skipped(name) and not file.is_symlink():
                 total += file.stat().st_size
     return total
 
 
-def size_report(layers: dict[str, Path], functions: Iterable[Path]) -> dict[str, Any]:
-    layer_bytes = {name: folder_size(path) for name, path in layers.items()}
+def size_report(
+    layers: dict[str, Path], functions: Iterable[Path], *, shipped_bytecode: Iterable[str] = ()
+) -> dict[str, Any]:
+    """``shipped_bytecode``: layers whose ``__pycache__`` is part of the layer (``--bytecode``)."""
+    with_pyc = set(shipped_bytecode)
+    layer_bytes = {name: folder_size(path, bytecode=name in with_pyc) for name, path in layers.items()}
     report: dict[str, Any] = {"limit_bytes": LAMBDA_UNZIPPED_LIMIT_BYTES, "layers": layer_bytes, "functions": {}}
     for function in functions:
         code = folder_size(function)
@@ -331,8 +340,9 @@ def find_python312() -> str | None:
     candidates = [shutil.which("python3.12"), *sorted(Path("/root/.pyenv/versions").glob("3.12*/bin/python3.12"))]
     for candidate in candidates:
         if candidate and Path(candidate).exists():
-            result = subprocess.run([str(candidate), "-c", "import sys; print(sys.version_info[:2])"],
-                                    capture_output=True, text=True)
+            result = subprocess.run(
+                [str(candidate), "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True
+            )
             if result.returncode == 0 and result.stdout.strip() == "(3, 12)":
                 return str(candidate)
     return None
@@ -373,6 +383,7 @@ response = query.handler(event, Context())
 assert response["statusCode"] == 200, response
 ingest = load("ingest")
 report["handlers"] = ["query", "ingest"]
+report["loaded_files"] = sorted({m.__file__ for m in list(sys.modules.values()) if getattr(m, "__file__", None)})
 print(json.dumps(report))
 """
 
@@ -434,6 +445,15 @@ def check_with_python312(out: Path, python: str, model_dir: Path, variant: str) 
     return report
 
 
+def _remove_bytecode(site: Path) -> None:
+    """Start from a layer without bytecode (a previous --bytecode build, or the check's own run)."""
+    for cache in list(site.rglob("__pycache__")):
+        shutil.rmtree(cache)
+    package_cache = site / "knowledgebeast"
+    if package_cache.is_dir():
+        shutil.rmtree(package_cache)
+
+
 # main -------------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -442,6 +462,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variant", default="fp32", help="model variant shipped (EMBEDDING_VARIANT must match)")
     parser.add_argument("--force", action="store_true", help="reinstall the deps layer even if up to date")
     parser.add_argument("--no-check", dest="check", action="store_false", help="skip the Python 3.12 import check")
+    parser.add_argument(
+        "--bytecode",
+        action="store_true",
+        help="ship Python 3.12 bytecode of the modules the functions load (layers/layer_bytecode.py)",
+    )
     args = parser.parse_args(argv)
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -457,10 +482,23 @@ def main(argv: list[str] | None = None) -> int:
     else:
         check = {"status": "passed", "interpreter": python, **check_with_python312(out, python, model, args.variant)}
     print(f"Python 3.12 check: {check['status']}")
+    loaded = check.pop("loaded_files", [])
+    bytecode: dict[str, Any] = {"shipped": False}
+    _remove_bytecode(out / "deps" / "python")
+    if args.bytecode:
+        if python is None:
+            raise SystemExit("--bytecode needs the Python 3.12 check (a 3.12 interpreter, no --no-check)")
+        from layer_bytecode import compile_layers
+
+        bytecode = {
+            "shipped": True,
+            **compile_layers(python, out / "deps" / "python", PACKAGE_LAYER / "python", loaded),
+        }
+        print(f"bytecode: {bytecode}")
 
     functions = sorted(path for path in FUNCTIONS.iterdir() if (path / "handler.py").is_file())
     layers = {"deps": out / "deps", "models": out / "models", "package": PACKAGE_LAYER}
-    report = size_report(layers, functions)
+    report = size_report(layers, functions, shipped_bytecode=["deps"] if bytecode["shipped"] else [])
     report.update(
         model_variant=args.variant,
         python_version=PYTHON_VERSION,
@@ -468,6 +506,7 @@ def main(argv: list[str] | None = None) -> int:
         deps_trim={k: deps[k] for k in ("removed_distributions", "bytes_before", "bytes_after")},
         deps_distributions=deps["distributions"],
         python312_check=check,
+        bytecode=bytecode,
     )
     (out / "sizes.json").write_text(json.dumps(report, indent=2) + "\n")
     print_report(report)
