@@ -21,7 +21,7 @@ from knowledgebeast.embedding.base import EmbedderProtocol
 from knowledgebeast.errors import BadRequestError
 from knowledgebeast.fusion import FusionMethod, fuse
 from knowledgebeast.identity import RESERVED_COLLECTIONS
-from knowledgebeast.lexical import analyze, bm25_scores
+from knowledgebeast.lexical import analyze, bm25_pool_scores, terms_present
 from knowledgebeast.observability import metrics
 from knowledgebeast.observability.tracing import span
 from knowledgebeast.rerank.base import RerankerProtocol
@@ -149,7 +149,7 @@ class QueryService:
                 rescued = self._lexical_rescue(request, where, terms, pool_terms, candidates)
                 candidates.extend(rescued)
                 pool_terms.extend(_terms_of(c) for c in rescued)
-                lexical = bm25_scores(terms, pool_terms)
+                lexical = bm25_pool_scores(terms, pool_terms)
                 for candidate, value in zip(candidates, lexical, strict=True):
                     candidate.lexical = value
         self._score(request, candidates)
@@ -165,7 +165,7 @@ class QueryService:
         request: QueryRequest,
         where: dict[str, Any] | None,
         terms: list[str],
-        pool_terms: list[list[str]],
+        pool_terms: list[str],
         candidates: list[_Candidate],
     ) -> list[_Candidate]:
         """Chunks holding identifier-like query words that no dense candidate contains (codes, names).
@@ -175,8 +175,7 @@ class QueryService:
         the pool.
         """
         wanted = set(terms)
-        present = {term for document in pool_terms for term in document if term in wanted}
-        missing_stems = wanted - present
+        missing_stems = wanted - terms_present(terms, pool_terms)
         if not missing_stems:
             return []
         words = sorted(
@@ -226,9 +225,9 @@ class QueryService:
         return head
 
 
-def _terms_of(candidate: _Candidate) -> list[str]:
-    """The chunk's analysed terms, written at ingest (see lexical.analyze)."""
-    return str(candidate.chunk.metadata.get("kb_terms", "")).split()
+def _terms_of(candidate: _Candidate) -> str:
+    """The chunk's analysed terms as stored at ingest: space-joined (see lexical.analyze)."""
+    return str(candidate.chunk.metadata.get("kb_terms", ""))
 
 
 def _best_per_document(candidates: list[_Candidate]) -> list[_Candidate]:
