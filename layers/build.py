@@ -286,11 +286,11 @@ def installed_versions(site: Path) -> dict[str, str]:
     return versions
 
 
-def build_deps(out: Path, *, force: bool) -> dict[str, Any]:
+def build_deps(out: Path, *, force: bool, bytecode: bool = False) -> dict[str, Any]:
     layer = out / "deps"
     site = layer / "python"
     stamp_file = out / ".deps.stamp"
-    stamp = _stamp("")
+    stamp = _stamp("bytecode" if bytecode else "")  # --bytecode removes sources: never reuse across modes
     if not force and site.is_dir() and stamp_file.is_file() and stamp_file.read_text() == stamp:
         print(f"deps layer up to date ({site})")
         return json.loads((out / ".deps.json").read_text())
@@ -471,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
 
-    deps = build_deps(out, force=args.force)
+    deps = build_deps(out, force=args.force, bytecode=args.bytecode)
     model = build_models(out, args.model_dir.resolve(), args.variant)
     check: dict[str, Any]
     python = find_python312() if args.check else None
@@ -495,6 +495,9 @@ def main(argv: list[str] | None = None) -> int:
             **compile_layers(python, out / "deps" / "python", PACKAGE_LAYER / "python", loaded),
         }
         print(f"bytecode: {bytecode}")
+        # the same check again, on the sourceless layer: proves nothing needed the removed sources
+        again = check_with_python312(out, python, model, args.variant)
+        check["after_bytecode"] = {k: v for k, v in again.items() if k != "loaded_files"}
 
     functions = sorted(path for path in FUNCTIONS.iterdir() if (path / "handler.py").is_file())
     layers = {"deps": out / "deps", "models": out / "models", "package": PACKAGE_LAYER}

@@ -10,10 +10,12 @@ each distribution stays source only.
 
 How the files are written:
 
-* third-party modules: ``unchecked-hash`` pycs in their ``__pycache__``. Lambda does not keep zip
-  timestamps reliably and the deps layer is immutable per build stamp, so timestamp pycs would be
-  rejected and checked ones cost a read + hash of every source at import; unchecked ones are used
-  as they are;
+* third-party modules: *sourceless* pycs (``foo.pyc`` where ``foo.py`` was, the source removed).
+  The deps layer is immutable per build stamp, so nothing can go stale; a pyc in ``__pycache__``
+  next to its source would have to be validated (Lambda does not keep zip timestamps reliably;
+  hash checks read every source) and would add ~18 MB on top of the sources: with the sources
+  replaced the layer grows by only the difference. Tracebacks through these files keep their
+  line numbers but not the source text;
 * the knowledgebeast package (its own layer, built from the repository folder): ``checked-hash``
   pycs written into the *deps* layer at ``python/knowledgebeast/__pycache__/``. Lambda extracts every
   layer into /opt, so they land next to the package's sources in /opt/python/knowledgebeast; being
@@ -51,7 +53,7 @@ def compile_layers(python: str, site: Path, package_root: Path, loaded: list[str
     for name in sorted(set(loaded)):
         path = Path(name).resolve()
         if path.suffix == ".py" and site in path.parents:
-            jobs.append((str(path), str(cache_path(path, site, site)), "unchecked"))
+            jobs.append((str(path), str(path.with_suffix(".pyc")), "unchecked"))
     third_party = len(jobs)
     for path in sorted((package_root / "knowledgebeast").rglob("*.py")):
         jobs.append((str(path), str(cache_path(path, package_root, site)), "checked"))
@@ -60,5 +62,15 @@ def compile_layers(python: str, site: Path, package_root: Path, loaded: list[str
     )
     if result.returncode != 0:
         raise SystemExit(f"bytecode compilation failed:\n{result.stderr[-3000:]}")
+    source_bytes = 0
+    for source, _, mode in jobs:
+        if mode == "unchecked":  # now sourceless: the pyc is the module
+            source_bytes += Path(source).stat().st_size
+            Path(source).unlink()
     pyc_bytes = sum(Path(target).stat().st_size for _, target, _ in jobs)
-    return {"third_party_files": third_party, "package_files": len(jobs) - third_party, "pyc_bytes": pyc_bytes}
+    return {
+        "third_party_files": third_party,
+        "package_files": len(jobs) - third_party,
+        "pyc_bytes": pyc_bytes,
+        "removed_source_bytes": source_bytes,
+    }
