@@ -52,7 +52,7 @@ test-cdk: $(CDK_VENV)/.installed
 test: lint typecheck test-app test-cdk
 
 layers: install models
-	$(PY) layers/build.py --out build/layers
+	$(PY) layers/build.py --out build/layers --bytecode
 
 clean:
 	rm -rf build data cdk.out
