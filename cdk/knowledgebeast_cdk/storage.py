@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
@@ -23,11 +23,14 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from knowledgebeast_cdk.removal import removal_policy
-
 #: Backup retention by prefix: the backup Lambda writes ``hourly/...`` every hour and
 #: ``daily/...`` once a day.
 BACKUP_RETENTION_DAYS: dict[str, int] = {"hourly/": 7, "daily/": 30}
+
+
+def removal_policy(retain: bool) -> RemovalPolicy:
+    """``retain_on_delete`` for one resource (the app-wide DESTROY aspect covers the other stacks)."""
+    return RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
 
 
 class AccessLogsBucket(Construct):
