@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import Annotations, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -184,6 +184,12 @@ class ExistingVpc(Construct):
             private_subnet_ids=list(subnet_ids),
             private_subnet_route_table_ids=list(route_table_ids) or None,
         )
+        if not route_table_ids:
+            for subnet in self.vpc.private_subnets:
+                Annotations.of(subnet).acknowledge_warning(
+                    "@aws-cdk/aws-ec2:noSubnetRouteTableId",
+                    "egress=nat in an existing VPC: the app adds no route and no gateway endpoint",
+                )
         if add_s3_gateway:
             self.vpc.add_gateway_endpoint(
                 "S3", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[self.private_subnets]
