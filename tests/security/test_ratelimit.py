@@ -181,7 +181,7 @@ def test_api_limits_per_credential_with_headers(secure_client: Callable[..., Tes
 
 
 def test_probes_docs_and_metrics_are_never_limited(secure_client: Callable[..., TestClient]) -> None:
-    client = secure_client(rate_limit_per_minute=1)
+    client = secure_client(rate_limit_per_minute=1, metrics_public=True)
     for _ in range(5):
         for path in ("/health", "/health/live", "/health/ready", "/metrics", "/docs", "/openapi.json"):
             response = client.get(path)
