@@ -32,6 +32,8 @@ class NagAcknowledgement:
     path: str
     finding: str
     reason: str
+    #: True for constructs that only some context flags create (e.g. the dev profile's NAT instance).
+    optional: bool = False
 
 
 def _objects_in(storage_stack: str, output: str) -> str:
@@ -157,11 +159,42 @@ def _eks_acknowledgements() -> Iterator[NagAcknowledgement]:
     )
 
 
+NAT_INSTANCE = "Network/Vpc/publicSubnet1/NatInstance/Resource"
+
+
+def _option_acknowledgements() -> Iterator[NagAcknowledgement]:
+    """Findings raised only by cost options (``egress=nat_instance``, ``cache_replicas=0``)."""
+    yield NagAcknowledgement(
+        "Network",
+        NAT_INSTANCE,
+        "AwsSolutions-EC28",
+        "egress=nat_instance (dev profile) is a cost option: detailed monitoring would add about $2/month "
+        "of metrics to a $3/month instance; basic 5-minute EC2 metrics are enough for a dev NAT.",
+        optional=True,
+    )
+    yield NagAcknowledgement(
+        "Network",
+        NAT_INSTANCE,
+        "AwsSolutions-EC29",
+        "The dev NAT instance is replaced, not repaired: CloudFormation owns its lifecycle, and termination "
+        "protection would make `cdk destroy` of a retain_on_delete=false dev stack fail.",
+        optional=True,
+    )
+    yield NagAcknowledgement(
+        "Cache",
+        "Cache/ReplicationGroup",
+        "AwsSolutions-AEC4",
+        "Raised only when cache_replicas=0 (the dev profile): a single node is the explicit cost choice, and "
+        "the cache holds no durable data (query/embedding cache and rate-limit counters, rebuilt on a miss).",
+    )
+
+
 def acknowledgements(stack_names: Mapping[str, str]) -> list[NagAcknowledgement]:
     """All acknowledgements; ``stack_names`` maps stack roles to deployed names (for references)."""
     return [
         *_function_acknowledgements(stack_names["Storage"]),
         *_eks_acknowledgements(),
+        *_option_acknowledgements(),
         NagAcknowledgement(
             "Api",
             "Http/Api/DefaultRoute",
@@ -208,11 +241,21 @@ def _find(stack: Stack, path: str) -> IConstruct:
     return node
 
 
+def _exists(stack: Stack, path: str) -> bool:
+    try:
+        _find(stack, path)
+    except KeyError:
+        return False
+    return True
+
+
 def acknowledge_findings(stacks: Mapping[str, Stack]) -> None:
     """Attach every acknowledgement to its construct (``stacks`` maps role -> stack)."""
     names = {role: stack.stack_name for role, stack in stacks.items()}
     for ack in acknowledgements(names):
         stack = stacks.get(ack.stack)
         if stack is None:
+            continue
+        if ack.optional and not _exists(stack, ack.path):
             continue
         Validations.of(_find(stack, ack.path)).acknowledge(Acknowledgment(id=ack.finding, reason=ack.reason))
