@@ -137,7 +137,9 @@ class Settings(BaseSettings):
     jwt_audience: str | None = None
     rate_limit_per_minute: int = Field(100, ge=0)
     docs_public: bool = True
-    metrics_public: bool = True
+    metrics_public: bool | None = None
+    """``/metrics`` without credentials. Unset: open in development/test, admin scope in
+    staging/production (the API Gateway is public). ``true`` opens it everywhere; ``false`` closes it."""
 
     # vector store
     data_dir: Path = _REPO_ROOT / "data"
@@ -236,6 +238,13 @@ class Settings(BaseSettings):
     @property
     def auth_configured(self) -> bool:
         return bool(self.api_key or self.api_keys_secret_arn or self.jwt_secret or self.jwt_secret_arn)
+
+    @property
+    def metrics_open(self) -> bool:
+        """Whether ``/metrics`` answers without credentials (secure by default outside development)."""
+        if self.metrics_public is not None:
+            return self.metrics_public
+        return self.app_env in ("development", "test")
 
     def require_safe_for_environment(self) -> None:
         """Fail closed: only ``development`` and ``test`` may run without authentication."""
