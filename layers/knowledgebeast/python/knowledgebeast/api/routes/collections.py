@@ -20,13 +20,21 @@ router = APIRouter(prefix="/api/v1/collections", tags=["collections"], route_cla
 
 
 class CollectionOut(BaseModel):
-    name: str
-    chunks: int
-    documents: int | None = None
+    """A collection and its size."""
+
+    name: str = Field(..., description="Collection name.", examples=["default"])
+    chunks: int = Field(..., description="Number of indexed chunks.", examples=[128])
+    documents: int | None = Field(
+        None,
+        description="Number of live documents (null in listings, where counting would cost a scan).",
+        examples=[12],
+    )
 
 
 class CollectionList(BaseModel):
-    collections: list[CollectionOut]
+    """Collections visible to the caller."""
+
+    collections: list[CollectionOut] = Field(..., description="Sorted by name; reserved collections never appear.")
 
 
 @router.get("", response_model=CollectionList, summary="List collections", responses=error_responses())
