@@ -1,8 +1,11 @@
 """Vector store: one ChromaDB task on ECS Fargate, data on EFS, reachable by Cloud Map DNS only.
 
-Chroma is a single-writer store, so exactly one task may run at any time: desired count 1 and
-a deployment that stops the old task before starting the new one (min 0 % / max 100 %). The
-price is a short unavailability window per deploy, which the query path reports as 503.
+Chroma is a single-writer store, so exactly one task may run at any time: desired count 1, a
+deployment that stops the old task before starting the new one (min 0 % / max 100 %), no AZ
+rebalancing, and, for whatever slips past those (a manual scale-up, a second service on the
+retained file system), the entrypoint's exclusive lock on the data directory: a second writer
+waits for it, then refuses to start. The price is a short unavailability window per deploy,
+which the query path reports as 503.
 
 EFS (not ECS-managed EBS) holds the data: an EBS volume that ECS creates for a task is deleted
 or detached with that task, so the index would be lost on every task replacement unless it is
@@ -152,6 +155,8 @@ class ChromaService(Construct):
             min_healthy_percent=0,
             max_healthy_percent=100,
             circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
+            # Rebalancing starts a task in another AZ before stopping one: never for a single writer.
+            availability_zone_rebalancing=ecs.AvailabilityZoneRebalancing.DISABLED,
             security_groups=[security_group],
             vpc_subnets=subnets,
             assign_public_ip=False,

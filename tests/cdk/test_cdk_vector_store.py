@@ -20,6 +20,7 @@ def test_exactly_one_writer_and_no_overlap(synth: Synthesized) -> None:
     assert props["DesiredCount"] == 1
     assert props["DeploymentConfiguration"]["MinimumHealthyPercent"] == 0
     assert props["DeploymentConfiguration"]["MaximumPercent"] == 100
+    assert props["AvailabilityZoneRebalancing"] == "DISABLED"
     assert props["LaunchType"] == "FARGATE"
     assert props["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"] == "DISABLED"
 

@@ -210,6 +210,22 @@ def run_probe(probe: Probe, image: ImagePath, *, env: Mapping[str, str], timeout
     return ProbeResult(done.returncode, done.stdout + done.stderr)
 
 
+def run_http_probe(port: int, path: str, *, host: str = "127.0.0.1", timeout: float = 1.0) -> ProbeResult:
+    """A Kubernetes ``httpGet`` (or load-balancer) probe: the kubelet itself sends the request, so no
+    program of the image is involved; success is a status of 200-399, as the kubelet counts it."""
+    import http.client
+
+    connection = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        connection.request("GET", path)
+        status = connection.getresponse().status
+    except OSError as exc:
+        return ProbeResult(-1, f"GET {path}: {exc}")
+    finally:
+        connection.close()
+    return ProbeResult(0 if 200 <= status < 400 else 1, f"GET {path}: {status}")
+
+
 class RunningEntrypoint:
     """An entrypoint in its own session (as PID 1's group in a container), its output in a log file."""
 

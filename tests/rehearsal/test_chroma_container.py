@@ -24,6 +24,7 @@ from tests.rehearsal.harness import (
     Probe,
     RunningEntrypoint,
     restricted_path,
+    run_http_probe,
     run_probe,
     start_entrypoint,
     wait_healthy,
@@ -89,6 +90,13 @@ def test_docker_and_ecs_run_the_same_check_with_the_same_timing(
         "start-period": check["StartPeriod"],
     }
     assert int(healthcheck.options["retries"]) == check["Retries"]
+
+
+def test_kubernetes_http_probe_path_answers(running: Running) -> None:
+    """cdk/manifests probe ``GET /healthz`` on the proxy port with httpGet (no image program needed)."""
+    _, env = running
+    assert run_http_probe(int(env["PROXY_PORT"]), "/healthz").healthy
+    assert not run_http_probe(int(env["PROXY_PORT"]), "/api/v2/heartbeat").healthy  # 401: token required
 
 
 def test_check_fails_when_the_proxy_is_down(chroma_image: ImagePath, chroma_dockerfile: Dockerfile) -> None:
