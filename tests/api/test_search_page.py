@@ -44,8 +44,9 @@ def test_page_is_not_rate_limited(make_services: Any) -> None:
         response = client.get("/")
         assert response.status_code == 200
         assert "x-ratelimit-limit" not in response.headers
-    statuses = [client.get("/api/v1/collections", headers={"X-API-Key": "k"}).status_code for _ in range(3)]
-    assert statuses == [200, 200, 429]
+    # the limiter is on for the API: 5 calls cannot all fit in 2 per window, even across a window edge
+    statuses = [client.get("/api/v1/collections", headers={"X-API-Key": "k"}).status_code for _ in range(5)]
+    assert 429 in statuses and statuses[0] == 200
 
 
 def test_allowed_hosts_apply_to_the_page_too(make_services: Any) -> None:

@@ -194,6 +194,13 @@ def test_upload_search_cite_refuse_and_delete(page: Page, live_app: LiveApp, col
     expect(page.locator("#search-status")).to_contain_text("results in")
     expect(page.locator("#results")).not_to_contain_text("Lighthouse keeping")
 
+    # Delete the whole collection.
+    page.get_by_role("tab", name="Documents").click()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name=f"Delete collection {collection}").click()
+    expect(page.locator(f'#collections tr[data-collection="{collection}"]')).to_have_count(0)
+    assert live_app.api("GET", f"api/v1/collections/{collection}").status_code == 404
+
     # The key travelled in a header on every API call and never in a URL.
     assert all(live_app.key not in r.url for r in watched["requests"])
     api_calls = [r for r in watched["requests"][before_key:] if "/api/v1/" in r.url]

@@ -57,7 +57,13 @@ def _page_template() -> Template:
     return Template(_read(PAGE).decode("utf-8"))
 
 
+def _version(name: str) -> str:
+    found = asset(name)
+    assert found is not None, name
+    return found.version
+
+
 def render_page(base: str) -> bytes:
-    """index.html with its ``<base href>`` and the assets' version hashes filled in."""
-    versions = {name.replace(".", "_"): asset(name).version for name in ASSETS}  # type: ignore[union-attr]
+    """index.html with its ``<base href>`` and the assets' version hashes (``${app_js}``...) filled in."""
+    versions = {name.replace(".", "_"): _version(name) for name in ASSETS}
     return _page_template().substitute(base=base, **versions).encode("utf-8")

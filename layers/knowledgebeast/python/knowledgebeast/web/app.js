@@ -406,6 +406,14 @@
       request.open("POST", "api/v1/documents/upload");
       for (const [name, value] of Object.entries(authHeaders())) request.setRequestHeader(name, value);
       state.textContent = "uploading";
+      const fail = (err) => {
+        progress.remove();
+        state.className = "state failed";
+        state.setAttribute("role", "alert");
+        state.textContent = `Refused: ${err.message}`;
+        row.dataset.status = "failed";
+        resolve();
+      };
       request.upload.addEventListener("progress", (event) => {
         if (event.lengthComputable) progress.value = Math.round((event.loaded / event.total) * 100);
       });
@@ -416,19 +424,11 @@
           state.className = "state done";
           state.textContent = `${body.outcome}: ${body.chunks} chunks`;
           row.dataset.status = "done";
+          resolve();
         } else {
           fail(new ApiError(request.status, body));
         }
-        resolve();
       });
-      const fail = (err) => {
-        progress.remove();
-        state.className = "state failed";
-        state.setAttribute("role", "alert");
-        state.textContent = `Refused: ${err.message}`;
-        row.dataset.status = "failed";
-        resolve();
-      };
       request.addEventListener("error", () => fail(new ApiError(0, null, "cannot reach the server")));
       request.send(data);
     });
