@@ -171,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--source")
     delete.set_defaults(func=cmd_delete)
 
+    from knowledgebeast.worker.cli import add_worker_commands
+
+    add_worker_commands(sub)
     try:
         from knowledgebeast.backup.cli import add_backup_commands
     except ImportError:

@@ -155,6 +155,8 @@ class Settings(BaseSettings):
     # AWS storage (set by the CDK stacks; unset in local mode)
     documents_bucket: str | None = None
     backup_bucket: str | None = None
+    ingest_queue_url: str | None = None
+    """SQS queue of S3 notifications read by ``knowledgebeast worker ingest``."""
 
     # cache
     redis_host: str | None = None
