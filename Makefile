@@ -43,7 +43,7 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
-test-app: install models
+test-app: install models $(CDK_VENV)/.installed
 	$(VENV)/bin/pytest tests --ignore=tests/cdk -q -p no:cacheprovider
 
 test-cdk: $(CDK_VENV)/.installed

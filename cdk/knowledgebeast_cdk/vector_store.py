@@ -17,6 +17,7 @@ from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_efs as efs
 from aws_cdk import aws_logs as logs
@@ -27,6 +28,11 @@ from constructs import Construct
 #: UID/GID of the non-root user baked into containers/chromadb/Dockerfile.
 CHROMA_UID = "10001"
 CHROMA_DATA_PATH = "/data"
+#: Same command as the Dockerfile HEALTHCHECK: a script of bash built-ins the image copies in (the
+#: base image has no curl). tests/rehearsal runs both strings against the real entrypoint.
+CHROMA_HEALTH_CHECK = ["CMD", "knowledgebeast-chroma-healthcheck"]
+#: Grace before failed checks count; sized from a measured index load time (containers/chromadb/README.md).
+CHROMA_START_PERIOD = Duration.seconds(60)
 
 
 class ChromaFileSystem(Construct):
@@ -116,17 +122,20 @@ class ChromaService(Construct):
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
         container = self.task_definition.add_container(
             "chroma",
-            image=ecs.ContainerImage.from_asset(str(image_directory)),
+            # The task runs on X86_64: build for it even on an ARM machine (else "exec format error").
+            image=ecs.ContainerImage.from_asset(str(image_directory), platform=ecr_assets.Platform.LINUX_AMD64),
             port_mappings=[ecs.PortMapping(container_port=port, name="chroma")],
+            # The image's proxy (and its health check) listen on PROXY_PORT, 8000 unless told otherwise.
+            environment={"PROXY_PORT": str(port)} if port != 8000 else None,
             secrets={"CHROMA_AUTH_TOKEN": ecs.Secret.from_secrets_manager(auth_token)},
             logging=ecs.LogDrivers.aws_logs(stream_prefix="chroma", log_group=self.log_group),
             readonly_root_filesystem=True,
             health_check=ecs.HealthCheck(
-                command=["CMD-SHELL", f"curl -fsS http://127.0.0.1:{port}/healthz || exit 1"],
+                command=CHROMA_HEALTH_CHECK,
                 interval=Duration.seconds(30),
                 timeout=Duration.seconds(5),
                 retries=3,
-                start_period=Duration.seconds(60),
+                start_period=CHROMA_START_PERIOD,
             ),
             stop_timeout=Duration.seconds(60),
         )
