@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import pytest
-
 from cdk_helpers import Synthesized, find_one
 from knowledgebeast_cdk.manifests import KUBERNETES_VERSION
 

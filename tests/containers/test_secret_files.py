@@ -20,9 +20,8 @@ def test_values_become_owner_only_files_and_config_lines(tmp_path: Path, capsys:
         client = boto3.client("secretsmanager", region_name="us-east-1")
         token = client.create_secret(Name="kb/chroma", SecretString="t" * 40)["ARN"]
         password = client.create_secret(Name="kb/redis", SecretString="s3cret pass")["ARN"]
-        code = main(
-            [str(tmp_path / "run"), f"chroma-token={token}", f"valkey.conf={password}", "--line", "valkey.conf=requirepass {}"]
-        )
+        files = [f"chroma-token={token}", f"valkey.conf={password}"]
+        code = main([str(tmp_path / "run"), *files, "--line", "valkey.conf=requirepass {}"])
         missing = main([str(tmp_path / "other"), "x=arn:aws:secretsmanager:us-east-1:123456789012:secret:nope"])
     fetch_secret.cache_clear()
 
