@@ -137,3 +137,24 @@ def test_api_command_and_health_check(
         assert rehearse.stop(process) == 0
     assert rehearse.health_check(service["healthcheck"]["test"], env) != 0
     assert json.loads(json.dumps(command)) == ["knowledgebeast", "serve"]
+
+
+def test_chroma_command_and_health_check(resolved: dict[str, Any], tmp_path: Path) -> None:
+    """The Chroma service runs its image's entrypoint (no command override); its check runs on
+    the image's PATH (tests/rehearsal harness: base image programs + what the Dockerfile copies)."""
+    from tests.rehearsal.conftest import CHROMA_CONTEXT, chroma_container_env, venv_program
+    from tests.rehearsal.dockerfile import Dockerfile
+    from tests.rehearsal.harness import Probe, image_path_for, run_probe, start_entrypoint, wait_healthy
+
+    service = resolved["services"]["chroma"]
+    assert "command" not in service and "entrypoint" not in service
+    dockerfile = Dockerfile.read(CHROMA_CONTEXT / "Dockerfile")
+    image = image_path_for(dockerfile, tmp_path / "bin", stage_files={"/usr/bin/caddy": venv_program("caddy")})
+    env = chroma_container_env(dockerfile, tmp_path, **service["environment"])
+    probe = Probe.from_ecs(service["healthcheck"]["test"], source="compose healthcheck")
+    entry = start_entrypoint(dockerfile.entrypoint(), image, env=env, log=tmp_path / "chroma.log")
+    try:
+        wait_healthy(probe, image, entry, env=env)
+    finally:
+        entry.stop()
+    assert not run_probe(probe, image, env=env).healthy
