@@ -264,7 +264,7 @@ def _build_stacks(app: App, settings: DeploymentSettings, assets: AssetPaths) ->
     )
     eks_stack: Stack | None = None
     if settings.eks:
-        from knowledgebeast_cdk.eks import EksFallbackStack
+        from knowledgebeast_cdk.eks import EksFallbackStack, eks_options
 
         eks_stack = EksFallbackStack(
             app,
@@ -274,6 +274,7 @@ def _build_stacks(app: App, settings: DeploymentSettings, assets: AssetPaths) ->
             chroma_image_directory=assets.chroma_image,
             api_image=settings.eks_api_image,
             log_retention=log_retention,
+            options=eks_options(settings),
         )
     return KnowledgeBeastStacks(
         network=network,

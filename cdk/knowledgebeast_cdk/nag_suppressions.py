@@ -157,6 +157,42 @@ def _eks_acknowledgements() -> Iterator[NagAcknowledgement]:
         "AwsSolutions-IAM5[Resource::<KubernetesClusterKubectlProviderHandlerF916491E.Arn>:*]",
         "The custom-resource framework may invoke any version of the kubectl handler function (ARN:*).",
     )
+    yield from _eks_data_acknowledgements()
+
+
+def _eks_data_acknowledgements() -> Iterator[NagAcknowledgement]:
+    """The EKS fallback's own secrets, buckets and pod role (eks_data.py)."""
+    for name in ("api-keys", "jwt", "chroma-token", "redis-password"):
+        yield NagAcknowledgement(
+            "Eks",
+            f"Kubernetes/Data/Secret-{name}/Resource",
+            "AwsSolutions-SMG4",
+            "Generated credentials shared by in-cluster services; rotating one means restarting the pods "
+            "that read it at start-up, which a rotation Lambda cannot do. Rotate by updating the secret and "
+            "running kubectl rollout restart (documented in the README).",
+        )
+    bucket_reason = (
+        "grant_read/grant_read_write on the EKS fallback's own documents (read) and backups (read/write) "
+        "buckets: object-level wildcards under those two buckets and CDK's grouped S3 actions, nothing wider."
+    )
+    for finding in (
+        "Action::s3:GetBucket*",
+        "Action::s3:GetObject*",
+        "Action::s3:List*",
+        "Action::s3:Abort*",
+        "Action::s3:DeleteObject*",
+        "Resource::<KubernetesDataDocumentsE39976D6.Arn>/*",
+        "Resource::<KubernetesDataBackups2BE82D33.Arn>/*",
+    ):
+        yield NagAcknowledgement(
+            "Eks", "Kubernetes/Data/PodRole/DefaultPolicy/Resource", f"AwsSolutions-IAM5[{finding}]", bucket_reason
+        )
+    yield NagAcknowledgement(
+        "Eks",
+        "BucketNotificationsHandler050a0587b7544547bf325f094a3db834/Role/Resource",
+        _managed_policy("service-role/AWSLambdaBasicExecutionRole"),
+        "CDK's bucket-notification custom resource (configures S3 -> SQS at deploy time); its role is set by CDK.",
+    )
 
 
 NAT_INSTANCE = "Network/Vpc/publicSubnet1/NatInstance/Resource"

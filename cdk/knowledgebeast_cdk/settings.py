@@ -51,6 +51,13 @@ CONTEXT_KEYS: tuple[str, ...] = (
     "retain_on_delete",
     "ingest_max_concurrency",
     "backup_reserved_concurrency",
+    "eks_operator_principal_arn",
+    "eks_endpoint_cidrs",
+    "eks_tls_certificate_arn",
+    "eks_load_balancer_scheme",
+    "eks_api_replicas",
+    "eks_api_workers",
+    "eks_ingest_workers",
 )
 
 #: How the private subnets reach AWS APIs (Secrets Manager, SQS, Logs, ECR). ``nat`` in an
@@ -151,7 +158,17 @@ class DeploymentSettings:
     api_5xx_rate_percent: float = 5.0
     query_p95_ms: float = 500.0
     eks: bool = False
-    eks_api_image: str = "knowledgebeast-api:latest"
+    eks_api_image: str = ""
+    """Empty: build containers/api/Dockerfile as a CDK image asset; else an image URI to run."""
+    eks_operator_principal_arn: str | None = None
+    """IAM role/user given cluster-admin through an EKS access entry (kubectl for an operator)."""
+    eks_endpoint_cidrs: tuple[str, ...] = ()
+    """Empty: private API endpoint only; else also public, reachable from these CIDRs only."""
+    eks_tls_certificate_arn: str | None = None
+    eks_load_balancer_scheme: str = "internet-facing"
+    eks_api_replicas: int = 2
+    eks_api_workers: int = 2
+    eks_ingest_workers: int = 1
     profile: str = "production"
     egress: str = "endpoints"
     vpc_id: str | None = None
