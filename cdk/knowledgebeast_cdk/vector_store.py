@@ -35,7 +35,7 @@ CHROMA_DATA_PATH = "/data"
 #: base image has no curl). tests/rehearsal runs both strings against the real entrypoint.
 CHROMA_HEALTH_CHECK = ["CMD", "knowledgebeast-chroma-healthcheck"]
 #: Grace before failed checks count; sized from a measured index load time (containers/chromadb/README.md).
-CHROMA_START_PERIOD = Duration.seconds(60)
+CHROMA_START_PERIOD = Duration.seconds(240)
 
 
 class ChromaFileSystem(Construct):
