@@ -7,7 +7,7 @@ CDK_VENV := .venv-cdk
 MODEL_DIR := build/models/all-MiniLM-L6-v2
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install models layers lint typecheck test-app test-cdk bench-smoke clean serve
+.PHONY: run test install models layers lint typecheck test-app test-cdk bench-smoke clean serve chromium
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,19 +37,33 @@ $(CDK_VENV)/.installed: requirements-cdk.txt
 	$(CDK_VENV)/bin/pip install -q -r requirements-cdk.txt
 	touch $@
 
+# checkov (Kubernetes checks of cdk/manifests) in its own venv: its pins clash with the app's and CDK's.
+.venv-checkov/.installed:
+	test -x .venv-checkov/bin/python || $(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/pip install -q checkov==3.3.30
+	touch $@
+
 lint: install
 	$(VENV)/bin/ruff check layers functions tests bench
 
 typecheck: install
 	$(VENV)/bin/mypy
 
-test-app: install models
+test-app: install models chromium $(CDK_VENV)/.installed
 	$(VENV)/bin/pytest tests --ignore=tests/cdk -q -p no:cacheprovider
 
-test-cdk: $(CDK_VENV)/.installed
+test-cdk: $(CDK_VENV)/.installed .venv-checkov/.installed
 	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(CDK_VENV)/bin/pytest tests/cdk -q -p no:cacheprovider
 
 test: lint typecheck test-app test-cdk
+
+# Headless Chromium for the search page's browser tests: Debian's package, driven by Playwright
+# (pip); `playwright install` is never used (it downloads browsers). Idempotent; root or sudo.
+CHROMIUM := /usr/bin/chromium
+chromium:
+	@test -x $(CHROMIUM) || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
 
 layers: install models
 	$(PY) layers/build.py --out build/layers --bytecode

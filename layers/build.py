@@ -12,7 +12,9 @@ Layers (Lambda mounts each at /opt):
   Python 3.12 interpreter when one is available (``--check``, on by default).
 - ``models/models/<model>/``: the embedding model (one variant, tokenizer, manifest), which
   appears at /opt/models/<model> where ``Settings`` looks by default.
-- The package layer is ``layers/knowledgebeast`` itself (already ``python/knowledgebeast``).
+- The package layer is ``layers/knowledgebeast`` itself (already ``python/knowledgebeast``), shipped
+  as is, so the search page's files (``knowledgebeast/web/``) travel with the code; the build checks
+  they are there and the Python 3.12 check serves the page through the query handler.
 
 Lambda refuses function code + layers above 250 MB unzipped (262,144,000 bytes). The report
 sums, per function, its code and every layer (the stacks attach all three to every function),
@@ -51,6 +53,8 @@ PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64")
 LAMBDA_UNZIPPED_LIMIT_BYTES = 262_144_000
 #: What the CDK asset staging leaves out (cdk/knowledgebeast_cdk/assets.py): not counted either.
 ASSET_EXCLUDES = ("__pycache__", "*.pyc", "*.egg-info", ".pytest_cache", ".DS_Store")
+#: Non-Python files the package layer must carry: the search page served at / by the query function.
+PACKAGE_DATA = ("web/index.html", "web/app.js", "web/app.css", "web/icon.svg")
 #: Bump when the trimming rules change, so a cached deps layer is rebuilt.
 TRIM_VERSION = "2"
 
@@ -381,6 +385,9 @@ class Context:
     def get_remaining_time_in_millis(self): return 60000
 response = query.handler(event, Context())
 assert response["statusCode"] == 200, response
+event["rawPath"] = event["requestContext"]["http"]["path"] = "/"
+page = query.handler(event, Context())
+assert page["statusCode"] == 200 and "<base href=" in page["body"], page["statusCode"]
 ingest = load("ingest")
 report["handlers"] = ["query", "ingest"]
 report["loaded_files"] = sorted({m.__file__ for m in list(sys.modules.values()) if getattr(m, "__file__", None)})
@@ -454,6 +461,15 @@ def _remove_bytecode(site: Path) -> None:
         shutil.rmtree(package_cache)
 
 
+def check_package_data(package_layer: Path = PACKAGE_LAYER) -> list[str]:
+    """The package data files present in the layer; exits naming any that is missing."""
+    root = package_layer / "python" / "knowledgebeast"
+    missing = [name for name in PACKAGE_DATA if not (root / name).is_file()]
+    if missing:
+        raise SystemExit(f"package layer is missing {missing} under {root}: is the checkout complete?")
+    return list(PACKAGE_DATA)
+
+
 # main -------------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -471,6 +487,7 @@ def main(argv: list[str] | None = None) -> int:
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
 
+    package_data = check_package_data()
     deps = build_deps(out, force=args.force, bytecode=args.bytecode)
     model = build_models(out, args.model_dir.resolve(), args.variant)
     check: dict[str, Any]
@@ -511,6 +528,7 @@ def main(argv: list[str] | None = None) -> int:
         deps_distributions=deps["distributions"],
         python312_check=check,
         bytecode=bytecode,
+        package_data=package_data,
     )
     (out / "sizes.json").write_text(json.dumps(report, indent=2) + "\n")
     print_report(report)

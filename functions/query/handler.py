@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mangum import Mangum
 
 from knowledgebeast.api.app import create_app
-from knowledgebeast.aws.http_events import strip_stage
+from knowledgebeast.aws.http_events import for_asgi
 from knowledgebeast.aws.runtime import lambda_logger, traced, warm
 from knowledgebeast.aws.snapstart import prime, register_restore_hooks
 from knowledgebeast.config import get_settings
@@ -36,7 +36,7 @@ register_restore_hooks(app)  # SnapStart: fresh connections, secrets and randomn
 @flush_metrics_after
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """One HTTP request; the correlation id is API Gateway's ``requestContext.requestId``."""
-    return asgi(strip_stage(event), context)  # type: ignore[arg-type]  # same object, Mangum's stricter Protocol
+    return asgi(for_asgi(event), context)  # type: ignore[arg-type]  # same object, Mangum's stricter Protocol
 
 
 handler = traced(handler, service="knowledgebeast-query", enabled=settings.powertools_tracer_enabled)

@@ -7,13 +7,21 @@ in-process cache unless CHROMA_HOST / REDIS_HOST are set).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from knowledgebeast.config import get_settings
+from knowledgebeast.cli_errors import (
+    GuidedArgumentParser,
+    NothingIngestedError,
+    bounded_int,
+    collection_name,
+    finite_float,
+    report,
+    split_debug,
+)
+from knowledgebeast.config import Settings, get_settings
 from knowledgebeast.errors import ConfigurationError, KnowledgeBeastError
 from knowledgebeast.factory import Services, build_services
 from knowledgebeast.parsing import SUPPORTED_EXTENSIONS
@@ -74,9 +82,16 @@ def cmd_query(args: argparse.Namespace, services: Services) -> int:
     from knowledgebeast.schemas import QueryRequest
 
     request = QueryRequest(
-        query=args.text, top_k=args.top_k, collection=args.collection, mode=args.mode, rerank=args.rerank
+        query=args.text,
+        top_k=args.top_k,
+        collection=args.collection,
+        mode=args.mode,
+        rerank=args.rerank,
+        min_score=args.min_score,
     )
     response = services.query_service.query(request)
+    if not response.results and services.store.collection_info(args.collection).count == 0:
+        raise NothingIngestedError(args.collection)
     if args.json:
         print(response.model_dump_json(indent=2))
         return 0
@@ -107,11 +122,10 @@ def cmd_serve(args: argparse.Namespace, services: Services) -> int:
             raise ConfigurationError(
                 "WORKERS > 1 needs a Chroma server (CHROMA_HOST): the embedded store allows one process"
             )
-        # each worker builds its own app from the environment (the import string is required)
-        uvicorn.run(
-            "knowledgebeast.api.asgi:app", host=args.host, port=args.port, log_level="warning", workers=settings.workers
-        )
-        return 0
+        from knowledgebeast.api.server import serve_workers
+
+        # one SO_REUSEPORT socket per worker: keep-alive clients spread over every process
+        return serve_workers(args.host, args.port, settings.workers)
     uvicorn.run(create_app(services=services), host=args.host, port=args.port, log_level="warning")
     return 0
 
@@ -137,22 +151,24 @@ def cmd_delete(args: argparse.Namespace, services: Services) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     settings = get_settings()
-    parser = argparse.ArgumentParser(prog="knowledgebeast", description=__doc__)
+    parser = GuidedArgumentParser(prog="knowledgebeast", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks (accepted anywhere on the line)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     ingest = sub.add_parser("ingest", help="index files or folders")
     ingest.add_argument("paths", nargs="+")
-    ingest.add_argument("--collection", default="default")
+    ingest.add_argument("--collection", default="default", type=collection_name)
     ingest.add_argument("--strategy", choices=["semantic", "recursive", "fixed"], default=settings.chunk_strategy)
     ingest.add_argument("--quiet", action="store_true")
     ingest.set_defaults(func=cmd_ingest)
 
     query = sub.add_parser("query", help="ask a question")
     query.add_argument("text")
-    query.add_argument("--top-k", type=int, default=5)
-    query.add_argument("--collection", default="default")
+    query.add_argument("--top-k", type=bounded_int(1, settings.max_top_k), default=5)
+    query.add_argument("--collection", default="default", type=collection_name)
     query.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
     query.add_argument("--rerank", action="store_true")
+    query.add_argument("--min-score", type=finite_float, help="drop results scoring below this (scale per mode)")
     query.add_argument("--json", action="store_true")
     query.set_defaults(func=cmd_query)
 
@@ -165,12 +181,15 @@ def build_parser() -> argparse.ArgumentParser:
     collections.set_defaults(func=cmd_collections)
 
     delete = sub.add_parser("delete", help="delete a document by id or source path")
-    delete.add_argument("--collection", default="default")
+    delete.add_argument("--collection", default="default", type=collection_name)
     target = delete.add_mutually_exclusive_group(required=True)
     target.add_argument("--document-id")
     target.add_argument("--source")
     delete.set_defaults(func=cmd_delete)
 
+    from knowledgebeast.worker.cli import add_worker_commands
+
+    add_worker_commands(sub)
     try:
         from knowledgebeast.backup.cli import add_backup_commands
     except ImportError:
@@ -180,20 +199,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def run(argv: Sequence[str], settings: Settings) -> int:
     from knowledgebeast.observability.logging import configure_logging
 
     args = build_parser().parse_args(argv)
-    settings = get_settings()
     configure_logging("WARNING" if args.command in ("query", "ingest") else settings.log_level)
     services = build_services(settings)
+    return int(args.func(args, services))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Every failure ends as one ``error:`` line (see cli_errors); ``--debug`` adds the traceback."""
+    arguments, debug = split_debug(sys.argv[1:] if argv is None else argv)
+    settings: Settings | None = None
     try:
-        return int(args.func(args, services))
-    except KnowledgeBeastError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        if exc.details:
-            print(json.dumps(exc.details), file=sys.stderr)
-        return 2
+        settings = get_settings()
+        return run(arguments, settings)
+    except (Exception, KeyboardInterrupt) as exc:
+        return report(exc, debug=debug, settings=settings)
 
 
 if __name__ == "__main__":

@@ -96,6 +96,7 @@ class QueryService:
                 details={"rerank": "unavailable"},
             )
         where = validate_filter(request.filters, max_depth=self.config.max_filter_depth)
+        self._check_min_score(request)
         if request.collection in RESERVED_COLLECTIONS:
             from knowledgebeast.errors import CollectionNotFoundError
 
@@ -124,6 +125,30 @@ class QueryService:
             with _stage("cache_write"):
                 self.cache.set(key, response.model_dump_json().encode(), self.config.cache_ttl)
         return response
+
+    def score_range(self, mode: str, rerank: bool) -> tuple[float | None, float | None]:
+        """Lowest and highest ``score`` the mode can give (None: unbounded), as ``min_score`` accepts it."""
+        if rerank:
+            return None, None  # a cross-encoder's raw logit
+        if mode == "dense":
+            return -1.0, 1.0  # cosine similarity
+        if mode == "lexical":
+            return 0.0, None  # BM25
+        weights = self.config.dense_weight + self.config.lexical_weight
+        if self.config.fusion == "rrf":
+            return 0.0, weights / (self.config.rrf_k + 1)
+        return 0.0, weights  # min-max normalised blend
+
+    def _check_min_score(self, request: QueryRequest) -> None:
+        if request.min_score is None:
+            return
+        low, high = self.score_range(request.mode, request.rerank)
+        if (low is not None and request.min_score < low) or (high is not None and request.min_score > high):
+            scale = f"[{low if low is not None else '-inf'}, {high if high is not None else 'inf'}]"
+            raise BadRequestError(
+                f"min_score {request.min_score} is outside the {request.mode} score range {scale}",
+                details={"field": "min_score", "mode": request.mode, "min": low, "max": high},
+            )
 
     def _cache_get(self, key: str) -> bytes | None:
         if self.cache is None:
@@ -158,6 +183,8 @@ class QueryService:
             candidates = _best_per_document(candidates)
         if request.rerank and self.reranker is not None and candidates:
             candidates = self._rerank(request.query, candidates)
+        if request.min_score is not None:
+            candidates = [c for c in candidates if c.score >= request.min_score]
         return [_to_result(c, request.mode) for c in candidates[: request.top_k]]
 
     def _lexical_rescue(

@@ -13,7 +13,7 @@ from knowledgebeast import __version__
 from knowledgebeast.api.errors import install_error_handlers
 from knowledgebeast.api.limits import QuerySlots
 from knowledgebeast.api.middleware import RequestContextMiddleware
-from knowledgebeast.api.routes import collections, documents, health, query
+from knowledgebeast.api.routes import collections, documents, health, page, query
 from knowledgebeast.config import Settings, get_settings
 from knowledgebeast.errors import ConfigurationError
 from knowledgebeast.factory import Services, build_services
@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     install_error_handlers(app)
     for router in (query.router, documents.router, collections.router, health.router):
         app.include_router(router)
+    app.include_router(page.router)  # the search page at / (no credentials; the API calls it makes send them)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -6,7 +6,8 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import anyio
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from knowledgebeast.config import Settings
 from knowledgebeast.errors import AuthenticationError, RateLimitedError, UnsupportedMediaTypeError
@@ -63,8 +64,26 @@ QueryServiceDep = Annotated[QueryService, Depends(get_query_service)]
 IngestServiceDep = Annotated[IngestService, Depends(get_ingest_service)]
 
 
-def _scope_dependency(scope: str) -> Callable[[Request], Awaitable[Principal]]:
-    async def require(request: Request) -> Principal:
+#: Declared so OpenAPI lists both credentials and /docs offers an Authorize button. Reading the headers
+#: stays with the Authenticator (auto_error=False: these never reject a request themselves).
+API_KEY_HEADER = APIKeyHeader(
+    name="X-API-Key",
+    scheme_name="ApiKey",
+    description="An API key from API_KEY (or the API keys secret). Either this or a bearer JWT.",
+    auto_error=False,
+)
+BEARER_JWT = HTTPBearer(
+    scheme_name="BearerJWT",
+    bearerFormat="JWT",
+    description="An HS256 JWT signed with JWT_SECRET (claims: sub, exp, iat; scope; optional collections).",
+    auto_error=False,
+)
+ApiKeyCredential = Annotated[str | None, Security(API_KEY_HEADER)]
+BearerCredential = Annotated[HTTPAuthorizationCredentials | None, Security(BEARER_JWT)]
+
+
+def _scope_dependency(scope: str) -> Callable[..., Awaitable[Principal]]:
+    async def require(request: Request, _key: ApiKeyCredential = None, _jwt: BearerCredential = None) -> Principal:
         return await authorize(request, scope)
 
     return require
@@ -106,11 +125,12 @@ async def _charge(request: Request, limiter: RateLimiter, identity: str) -> None
 
 
 async def require_metrics_access(request: Request) -> None:
-    """/metrics is public unless METRICS_PUBLIC=false, then it needs the admin scope.
+    """/metrics needs the admin scope in staging/production unless METRICS_PUBLIC=true; open in
+    development/test unless METRICS_PUBLIC=false (``Settings.metrics_open``).
 
     Not rate limited, like health and docs: a scraper must never be throttled into blind spots.
     """
-    if _services(request).settings.metrics_public:
+    if _services(request).settings.metrics_open:
         return
     authenticator: Authenticator = request.app.state.authenticator
     principal = await authenticator.authenticate(request, "admin")

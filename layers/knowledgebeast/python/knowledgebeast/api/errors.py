@@ -38,16 +38,28 @@ _HTTP_CODES = {
 
 
 class ErrorBody(BaseModel):
-    code: str = Field(..., description="Stable machine-readable code, e.g. `rate_limited`.")
-    message: str = Field(..., description="Human-readable explanation; never contains secrets or stack traces.")
-    request_id: str = Field(..., description="Also in the X-Request-ID header; quote it when reporting a problem.")
-    details: dict[str, Any] = Field(default_factory=dict)
+    code: str = Field(..., description="Stable machine-readable code, e.g. `rate_limited`.", examples=["rate_limited"])
+    message: str = Field(
+        ...,
+        description="Human-readable explanation; never contains secrets or stack traces.",
+        examples=["rate limit of 100 requests per minute exceeded, retry in 12 s"],
+    )
+    request_id: str = Field(
+        ...,
+        description="Also in the X-Request-ID header; quote it when reporting a problem.",
+        examples=["5f0c2a9e8b7d4c3a9e1f2b3c4d5e6f70"],
+    )
+    details: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Machine-readable specifics (the field, the limit, validation errors); may be empty.",
+        examples=[{"limit": 100, "window_seconds": 60}],
+    )
 
 
 class ErrorResponse(BaseModel):
     """The one error shape, declared in OpenAPI so clients (and schema checks) can rely on it."""
 
-    error: ErrorBody
+    error: ErrorBody = Field(..., description="What went wrong.")
 
 
 _ERROR_DESCRIPTIONS = {

@@ -62,3 +62,41 @@ def strip_stage(event: dict[str, Any]) -> dict[str, Any]:
     if context_path is not None and context_path != path:
         return event  # REST API: requestContext.path = /<stage> + path, so path is already clean
     return {**event, "path": _without(path, prefix)}
+
+
+#: The conventional header a proxy uses to tell an app the path prefix it removed.
+FORWARDED_PREFIX = "x-forwarded-prefix"
+
+
+def stage_prefix(event: dict[str, Any]) -> str:
+    """The path the client saw in front of the path the app routes (``/prod``), or ''.
+
+    HTTP API (both payloads): the stage that :func:`strip_stage` removes. REST API: ``path`` is
+    already clean but the browser's URL still holds the stage, which ``requestContext.path`` shows.
+    """
+    context = event.get("requestContext")
+    if not isinstance(context, dict):
+        return ""
+    stripped = strip_stage(event)
+    if stripped is not event:
+        return f"/{context['stage']}"
+    path, context_path = event.get("path"), context.get("path")
+    if isinstance(path, str) and isinstance(context_path, str) and context_path != path and context_path.endswith(path):
+        return context_path[: len(context_path) - len(path)].rstrip("/")
+    return ""
+
+
+def for_asgi(event: dict[str, Any]) -> dict[str, Any]:
+    """:func:`strip_stage`, plus the stage as ``X-Forwarded-Prefix`` so pages can build their links."""
+    stripped = strip_stage(event)
+    prefix = stage_prefix(event)
+    if not prefix:
+        return stripped
+    out = dict(stripped)
+    headers = {k: v for k, v in (stripped.get("headers") or {}).items() if k.lower() != FORWARDED_PREFIX}
+    out["headers"] = {**headers, FORWARDED_PREFIX: prefix}
+    multi = stripped.get("multiValueHeaders")
+    if isinstance(multi, dict):
+        kept = {k: v for k, v in multi.items() if k.lower() != FORWARDED_PREFIX}
+        out["multiValueHeaders"] = {**kept, FORWARDED_PREFIX: [prefix]}
+    return out

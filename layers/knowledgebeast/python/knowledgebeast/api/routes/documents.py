@@ -60,24 +60,47 @@ class TextDocument(BaseModel):
     media_type: str = Field("text/plain", pattern=r"^text/(plain|markdown)$")
 
 
+_DOCUMENT_ID = Field(
+    ..., description="Stable id: hash of (collection, source).", examples=["3f9a1c0e5b7d2a46c0de9e1f2a3b4c5d"]
+)
+_COLLECTION = Field(..., description="Collection holding the document.", examples=["default"])
+_SOURCE = Field(..., description="Source URI given at ingest (path, s3:// key or URL).", examples=["wiki/runbook.md"])
+
+
 class DocumentOut(BaseModel):
-    document_id: str
-    collection: str
-    source: str
-    outcome: str
-    chunks: int
-    title: str = ""
+    """What an ingest or delete did to one document."""
+
+    document_id: str = _DOCUMENT_ID
+    collection: str = _COLLECTION
+    source: str = _SOURCE
+    outcome: str = Field(
+        ...,
+        description="indexed (new), replaced (content changed), unchanged (same bytes: nothing written) or deleted.",
+        examples=["indexed"],
+    )
+    chunks: int = Field(..., description="Chunks written (or removed, for a delete).", examples=[4])
+    title: str = Field("", description="Document title as indexed.", examples=["Runbook"])
 
 
 class DocumentInfo(BaseModel):
-    document_id: str
-    collection: str
-    source: str
-    title: str
-    media_type: str
-    chunk_count: int
-    ingested_at: str
-    content_hash: str
+    """The registry record of a document."""
+
+    document_id: str = _DOCUMENT_ID
+    collection: str = _COLLECTION
+    source: str = _SOURCE
+    title: str = Field(..., description="Title (first heading, PDF/DOCX title or file name).", examples=["Runbook"])
+    media_type: str = Field(..., description="Detected media type of the source.", examples=["text/markdown"])
+    chunk_count: int = Field(..., description="Chunks of the current content version.", examples=[4])
+    ingested_at: str = Field(
+        ...,
+        description="When this content version was indexed (ISO 8601, UTC).",
+        examples=["2026-12-02T05:40:00+00:00"],
+    )
+    content_hash: str = Field(
+        ...,
+        description="Hash of the bytes and chunking settings: re-ingesting the same content writes nothing.",
+        examples=["9c1e2b7a0d44f1e3"],
+    )
 
 
 def _out(result: IngestResult) -> DocumentOut:

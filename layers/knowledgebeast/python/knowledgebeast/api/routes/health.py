@@ -8,7 +8,7 @@ from typing import Any
 import anyio
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from knowledgebeast import __version__
 from knowledgebeast.api.deps import AdminPrincipal, MetricsAccess, ServicesDep
@@ -19,20 +19,39 @@ router = APIRouter(tags=["health"], route_class=StrictJSONRoute)
 
 
 class HealthOut(BaseModel):
-    status: str
-    version: str
-    timestamp: str
-    environment: str
-    auth: str | None = None
+    """The process is up; what it is."""
+
+    status: str = Field(..., description="Always `healthy` while the process answers.", examples=["healthy"])
+    version: str = Field(..., description="KnowledgeBeast version.", examples=["0.1.0"])
+    timestamp: str = Field(..., description="Server time (ISO 8601, UTC).", examples=["2026-12-02T05:40:00+00:00"])
+    environment: str = Field(..., description="APP_ENV of this deployment.", examples=["production"])
+    auth: str | None = Field(
+        None, description="Present only when authentication is off (development mode).", examples=[None]
+    )
 
 
 class ReadyOut(BaseModel):
-    status: str
-    checks: dict[str, Any]
+    """Whether the dependencies needed to answer queries are reachable."""
+
+    status: str = Field(..., description="`ready` or `not_ready`.", examples=["ready"])
+    checks: dict[str, Any] = Field(
+        ...,
+        description="One entry per dependency (store, cache, reranker, embedder) with its `status`.",
+        examples=[
+            {
+                "store": {"status": "ok", "mode": "http"},
+                "cache": {"status": "ok", "backend": "redis"},
+                "reranker": {"status": "disabled"},
+                "embedder": {"status": "ok"},
+            }
+        ],
+    )
 
 
 class ClearedOut(BaseModel):
-    cleared: int
+    """Result of clearing the query cache."""
+
+    cleared: int = Field(..., description="Cached answers removed.", examples=[42])
 
 
 #: Probes take no input, so only framework-level errors can happen (Host check, oversized body).
@@ -124,7 +143,7 @@ async def clear_cache(principal: AdminPrincipal, services: ServicesDep) -> Clear
 async def prometheus_metrics(_access: MetricsAccess) -> Response:
     """Prometheus exposition of every counter and histogram of this process.
 
-    Public by default (scrapers inside the VPC); METRICS_PUBLIC=false requires the admin scope.
+    Admin scope in staging/production, open in development/test; METRICS_PUBLIC overrides both.
     Route templates and counts only: no document text, query or credential ever becomes a label.
     """
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
