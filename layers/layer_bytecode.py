@@ -29,6 +29,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+#: Whole packages compiled as well: the first real query loads them (anyio's worker threads, the
+#: first HTTP connection to Chroma), and the check, whose Chroma is a closed port, never does.
+FIRST_QUERY_PACKAGES = ("anyio", "httpcore", "httpx", "h11")
+
 COMPILE_SCRIPT = r"""
 import json, py_compile, sys
 jobs = json.loads(sys.stdin.read())
@@ -50,7 +54,8 @@ def compile_layers(python: str, site: Path, package_root: Path, loaded: list[str
     """Compile the loaded third-party files (unchecked) and the whole package (checked, into ``site``)."""
     jobs: list[tuple[str, str, str]] = []
     site = site.resolve()
-    for name in sorted(set(loaded)):
+    extra = [str(p) for package in FIRST_QUERY_PACKAGES for p in (site / package).rglob("*.py")]
+    for name in sorted(set(loaded) | set(extra)):
         path = Path(name).resolve()
         if path.suffix == ".py" and site in path.parents:
             jobs.append((str(path), str(path.with_suffix(".pyc")), "unchecked"))

@@ -115,7 +115,7 @@ def test_restore_hooks_give_fresh_connections_secrets_and_randomness(snapshot: R
     assert body["cached"] is False  # the restarted Redis is empty: answered through fresh clients
     status, body = snapshot.ask(NEW_KEY)
     assert status == 200 and body["cached"] is True  # ... and cached in the restarted Redis
-    assert after.cache.client.exists(f"kb:v:{COLLECTION}")
+    assert after.cache.client.exists(after.store._versions.key(COLLECTION))
     assert snapshot.ask(OLD_KEY)[0] == 401  # the rotated-out key is refused after restore
 
     # two environments restored from one snapshot must not share a random sequence

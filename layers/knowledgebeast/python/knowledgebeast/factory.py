@@ -32,7 +32,7 @@ def build_store(settings: Settings, cache: CacheProtocol | None = None) -> Vecto
     hnsw = HnswConfig(
         m=settings.hnsw_m, ef_construction=settings.hnsw_ef_construction, ef_search=settings.hnsw_ef_search
     )
-    shared = shared_store_tiers(cache)
+    shared = shared_store_tiers(cache, f"{settings.chroma_tenant}/{settings.chroma_database}")
     if settings.chroma_host is None:
         return ChromaStore.persistent(
             settings.data_dir / "chroma", hnsw=hnsw, batch_size=settings.chroma_batch_size, **shared
@@ -52,9 +52,10 @@ def build_store(settings: Settings, cache: CacheProtocol | None = None) -> Vecto
     )
 
 
-def shared_store_tiers(cache: CacheProtocol | None) -> dict[str, Any]:
+def shared_store_tiers(cache: CacheProtocol | None, namespace: str) -> dict[str, Any]:
     """With Redis, chunk records and collection versions are shared by every instance (see
-    knowledgebeast.cache.records / .versions); without it the store reads Chroma as before."""
+    knowledgebeast.cache.records / .versions), keyed under the Chroma tenant/database so that two
+    databases sharing one Redis never share a version; without Redis the store reads Chroma."""
     from knowledgebeast.cache.redis_cache import RedisCache
 
     if not isinstance(cache, RedisCache):
@@ -62,7 +63,10 @@ def shared_store_tiers(cache: CacheProtocol | None) -> dict[str, Any]:
     from knowledgebeast.cache.records import SharedRecords
     from knowledgebeast.cache.versions import SharedVersions
 
-    return {"shared_records": SharedRecords(cache), "versions": SharedVersions(cache)}
+    return {
+        "shared_records": SharedRecords(cache, namespace=namespace),
+        "versions": SharedVersions(cache, namespace=namespace),
+    }
 
 
 def build_cache(settings: Settings) -> CacheProtocol | None:

@@ -25,21 +25,21 @@ DEFAULT_TTL = 7 * 24 * 3600
 Record = tuple[str, Metadata]
 
 
-def _key(collection: str, chunk_id: str) -> str:
-    return f"{PREFIX}{collection}:{chunk_id}"
-
-
 class SharedRecords:
     """Redis tier behind the in-process :class:`~knowledgebeast.store.record_cache.RecordCache`."""
 
-    def __init__(self, cache: RedisCache, *, ttl: int = DEFAULT_TTL) -> None:
+    def __init__(self, cache: RedisCache, *, ttl: int = DEFAULT_TTL, namespace: str = "") -> None:
         self._cache = cache
         self._ttl = ttl
+        self._prefix = f"{PREFIX}{namespace}:" if namespace else PREFIX
+
+    def _key(self, collection: str, chunk_id: str) -> str:
+        return f"{self._prefix}{collection}:{chunk_id}"
 
     def get_many(self, collection: str, ids: list[str]) -> dict[str, Record]:
         if not ids:
             return {}
-        values: list[Any] = self._cache.guarded(lambda c: c.mget([_key(collection, i) for i in ids]), [])
+        values: list[Any] = self._cache.guarded(lambda c: c.mget([self._key(collection, i) for i in ids]), [])
         found: dict[str, Record] = {}
         for chunk_id, raw in zip(ids, values, strict=False):
             if raw is not None:
@@ -54,5 +54,5 @@ class SharedRecords:
     def _write(self, client: Any, collection: str, items: Iterable[tuple[str, Record]]) -> None:
         pipe = client.pipeline(transaction=False)
         for chunk_id, record in items:
-            pipe.set(_key(collection, chunk_id), json.dumps(record, separators=(",", ":")), ex=self._ttl)
+            pipe.set(self._key(collection, chunk_id), json.dumps(record, separators=(",", ":")), ex=self._ttl)
         pipe.execute()

@@ -61,9 +61,13 @@ def _token(kind: str) -> str:
 class SharedVersions:
     """Collection versions through Redis (see the module docstring for the protocol)."""
 
-    def __init__(self, cache: RedisCache) -> None:
+    def __init__(self, cache: RedisCache, *, namespace: str = "") -> None:
         self._cache = cache
+        self._prefix = f"{PREFIX}{namespace}:" if namespace else PREFIX
         self._swap: Any = None
+
+    def key(self, collection: str) -> str:
+        return self._prefix + collection
 
     def _compare_and_set(self, client: Any, key: str, token: str, value: str) -> bool:
         if self._swap is None:
@@ -72,7 +76,7 @@ class SharedVersions:
 
     def current(self, collection: str, read_truth: Callable[[], str]) -> str:
         """The collection's version: from Redis when it holds one, else from ``read_truth`` (Chroma)."""
-        key = PREFIX + collection
+        key = self.key(collection)
         raw = self._cache.guarded(lambda c: c.get(key), None)
         if raw is not None:
             value = raw.decode() if isinstance(raw, bytes) else str(raw)
@@ -89,7 +93,7 @@ class SharedVersions:
     @contextmanager
     def writing(self, collection: str, read_truth: Callable[[], str]) -> Iterator[None]:
         """Wrap a change of the collection's version or existence (bump, delete, restore)."""
-        key = PREFIX + collection
+        key = self.key(collection)
         self._write_token(key, _token("write"))  # before: nothing read earlier may be filled in later
         yield
         token = _token("write")
