@@ -37,16 +37,22 @@ $(CDK_VENV)/.installed: requirements-cdk.txt
 	$(CDK_VENV)/bin/pip install -q -r requirements-cdk.txt
 	touch $@
 
+# checkov (Kubernetes checks of cdk/manifests) in its own venv: its pins clash with the app's and CDK's.
+.venv-checkov/.installed:
+	test -x .venv-checkov/bin/python || $(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/pip install -q checkov==3.3.30
+	touch $@
+
 lint: install
 	$(VENV)/bin/ruff check layers functions tests bench
 
 typecheck: install
 	$(VENV)/bin/mypy
 
-test-app: install models chromium
+test-app: install models chromium $(CDK_VENV)/.installed
 	$(VENV)/bin/pytest tests --ignore=tests/cdk -q -p no:cacheprovider
 
-test-cdk: $(CDK_VENV)/.installed
+test-cdk: $(CDK_VENV)/.installed .venv-checkov/.installed
 	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(CDK_VENV)/bin/pytest tests/cdk -q -p no:cacheprovider
 
 test: lint typecheck test-app test-cdk

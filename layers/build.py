@@ -335,8 +335,9 @@ def find_python312() -> str | None:
     candidates = [shutil.which("python3.12"), *sorted(Path("/root/.pyenv/versions").glob("3.12*/bin/python3.12"))]
     for candidate in candidates:
         if candidate and Path(candidate).exists():
-            result = subprocess.run([str(candidate), "-c", "import sys; print(sys.version_info[:2])"],
-                                    capture_output=True, text=True)
+            result = subprocess.run(
+                [str(candidate), "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True
+            )
             if result.returncode == 0 and result.stdout.strip() == "(3, 12)":
                 return str(candidate)
     return None

@@ -98,6 +98,9 @@ def make_settings(chroma_server: Any, tmp_path: Path) -> Any:
             "chroma_host": "127.0.0.1",
             "chroma_port": chroma_server.port,
             "redis_host": None,
+            # Production's 0.25 s would make a busy CI machine fail Redis over to the in-process
+            # fallback at random; fault tests that need a short timeout set it themselves.
+            "redis_timeout_seconds": 5.0,
             "data_dir": tmp_path / "data",
             "embedding_model_dir": MODEL_DIR,
             "api_key": None,

@@ -4,8 +4,10 @@ Secrets are passed as ARNs and read at run time: a value in a Lambda environment
 visible to anyone with ``lambda:GetFunctionConfiguration``. Each function gets only the ARNs it
 uses, and read permission on exactly those.
 
-Ingest concurrency is capped (reserved concurrency and the event source's maximum concurrency)
-so a bulk upload cannot stampede the single Chroma writer; the queue absorbs the burst.
+Ingest concurrency is capped by the event source's maximum concurrency so a bulk upload cannot
+stampede the single Chroma writer; the queue absorbs the burst. Reserved concurrency is off by
+default (accounts with a low concurrency quota refuse any reservation) and can be turned on with
+``ingest_reserved_concurrency`` / ``backup_reserved_concurrency``.
 """
 
 from __future__ import annotations
@@ -223,7 +225,7 @@ class ApiStack(Stack):
             service="knowledgebeast-ingest",
             memory_mib=settings.ingest_memory_mib,
             timeout=Duration.seconds(settings.ingest_timeout_seconds),
-            reserved=settings.ingest_reserved_concurrency,
+            reserved=settings.ingest_reserved_concurrency or None,
         )
         self.backup_function = function(
             "Backup",
@@ -232,8 +234,9 @@ class ApiStack(Stack):
             service=BACKUP_SERVICE_NAME,
             memory_mib=settings.backup_memory_mib,
             timeout=Duration.minutes(15),
-            # Two overlapping backups would race on the same export.
-            reserved=1,
+            # Hourly runs never overlap (15 min timeout); a reservation of 1 also stops manual
+            # invocations from racing the schedule on the same export.
+            reserved=settings.backup_reserved_concurrency or None,
         )
 
         self.ingest_function.add_event_source(
@@ -241,9 +244,9 @@ class ApiStack(Stack):
                 ingest_queue,
                 batch_size=settings.ingest_batch_size,
                 report_batch_item_failures=True,
-                # Pollers beyond the reserved concurrency only get throttled, which burns the
-                # message's receive count toward the DLQ. The service minimum is 2.
-                max_concurrency=max(2, settings.ingest_reserved_concurrency),
+                # The cap on concurrent ingest invocations (service minimum 2); a reservation, if
+                # any, must be at least this or pollers get throttled and burn receive counts.
+                max_concurrency=settings.ingest_max_concurrency,
             )
         )
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import App, Duration, Stack, Tags, Validations
+from aws_cdk import App, Duration, RemovalPolicies, Stack, Tags, Validations
 from aws_cdk import aws_logs as logs
 from cdk_nag import AwsSolutionsChecks
 
@@ -20,8 +20,9 @@ from knowledgebeast_cdk.api import ApiStack, SecretRefs
 from knowledgebeast_cdk.assets import AssetPaths
 from knowledgebeast_cdk.backup import BackupStack, backup_success_metric
 from knowledgebeast_cdk.cache import CacheStack
+from knowledgebeast_cdk.fargate_spot import run_on_fargate_spot
 from knowledgebeast_cdk.nag_suppressions import acknowledge_findings
-from knowledgebeast_cdk.network import NetworkStack
+from knowledgebeast_cdk.network import ExistingVpcIds, NetworkStack
 from knowledgebeast_cdk.observability import ObservabilityStack
 from knowledgebeast_cdk.settings import (
     CHROMA_SERVICE_NAME,
@@ -134,11 +135,25 @@ def build_app(
     assets.require_within_lambda_limit()
 
     stacks = _build_stacks(app, settings, assets)
+    if not settings.retain_on_delete:
+        # Every stack, including ones added later: nothing survives `cdk destroy`.
+        RemovalPolicies.of(app).destroy()
     Tags.of(app).add("project", "knowledgebeast")
     if nag:
         Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     acknowledge_findings(stacks.by_role())
     return app, stacks
+
+
+def _existing_vpc(settings: DeploymentSettings) -> ExistingVpcIds | None:
+    if settings.vpc_id is None:
+        return None
+    return ExistingVpcIds(
+        vpc_id=settings.vpc_id,
+        subnet_ids=settings.vpc_subnet_ids,
+        availability_zones=settings.vpc_availability_zones,
+        route_table_ids=settings.vpc_route_table_ids,
+    )
 
 
 def _build_stacks(app: App, settings: DeploymentSettings, assets: AssetPaths) -> KnowledgeBeastStacks:
@@ -153,6 +168,9 @@ def _build_stacks(app: App, settings: DeploymentSettings, assets: AssetPaths) ->
         chroma_port=settings.chroma_port,
         redis_port=settings.redis_port,
         log_retention=log_retention,
+        egress=settings.egress,
+        nat_instance_type=settings.nat_instance_type,
+        existing=_existing_vpc(settings),
     )
     groups = network.security_groups
     storage = StorageStack(
@@ -160,6 +178,7 @@ def _build_stacks(app: App, settings: DeploymentSettings, assets: AssetPaths) ->
         f"{prefix}-Storage",
         description="KnowledgeBeast: documents, backups, ingest queue, secrets (retained)",
         ingest_visibility_timeout=Duration.seconds(settings.ingest_queue_visibility_seconds),
+        retain_on_delete=settings.retain_on_delete,
     )
     secrets = storage.secrets
     vector_store = VectorStoreStack(
@@ -179,6 +198,8 @@ def _build_stacks(app: App, settings: DeploymentSettings, assets: AssetPaths) ->
         memory_mib=settings.chroma_memory_mib,
         log_retention=log_retention,
     )
+    if settings.chroma_spot:
+        run_on_fargate_spot(vector_store.cluster, vector_store.service)
     cache = CacheStack(
         app,
         f"{prefix}-Cache",
@@ -243,7 +264,7 @@ def _build_stacks(app: App, settings: DeploymentSettings, assets: AssetPaths) ->
     )
     eks_stack: Stack | None = None
     if settings.eks:
-        from knowledgebeast_cdk.eks import EksFallbackStack
+        from knowledgebeast_cdk.eks import EksFallbackStack, eks_options
 
         eks_stack = EksFallbackStack(
             app,
@@ -253,6 +274,7 @@ def _build_stacks(app: App, settings: DeploymentSettings, assets: AssetPaths) ->
             chroma_image_directory=assets.chroma_image,
             api_image=settings.eks_api_image,
             log_retention=log_retention,
+            options=eks_options(settings),
         )
     return KnowledgeBeastStacks(
         network=network,

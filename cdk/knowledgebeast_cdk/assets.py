@@ -119,3 +119,28 @@ def folder_size(path: Path, excludes: Iterable[str] = ASSET_EXCLUDES) -> int:
                 if not file.is_symlink():
                     total += file.stat().st_size
     return total
+
+
+#: A few bytes per folder in the Lambda layout: enough to synthesize, never to deploy.
+PLACEHOLDER_FILES: dict[str, str] = {
+    "functions/query/handler.py": "def handler(event, context):\n    return {}\n",
+    "functions/ingest/handler.py": "def handler(event, context):\n    return {}\n",
+    "functions/backup/handler.py": "def handler(event, context):\n    return {}\n",
+    "layers/knowledgebeast/python/knowledgebeast/__init__.py": "",
+    "build/layers/deps/python/stub_dependency/__init__.py": "",
+    "build/layers/models/models/all-MiniLM-L6-v2/config.json": "{}\n",
+}
+
+
+def write_placeholder_assets(root: Path, *, chroma_image: Path) -> AssetPaths:
+    """Stand-in layer/function folders under ``root`` for synth-only work (tests, cost estimates).
+
+    Templates do not depend on what the folders hold, so a synth from placeholders counts the
+    same resources as one from ``make layers``; the Chroma image folder is the real one.
+    """
+    for relative, text in PLACEHOLDER_FILES.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    paths = AssetPaths.for_repo(root)
+    return AssetPaths(**{**vars(paths), "chroma_image": chroma_image})

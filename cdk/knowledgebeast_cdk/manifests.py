@@ -6,101 +6,68 @@ Plain data so that the same objects are (1) applied by the EKS stack, (2) writte
 
 Every pod runs as non-root with a read-only root filesystem, no privilege escalation, all
 capabilities dropped and the runtime's default seccomp profile. NetworkPolicies deny everything
-by default; the API may reach only Chroma (8000), Redis (6379) and cluster DNS.
+by default, then allow only the flows the application needs.
 
-Secrets are referenced, never defined: create ``knowledgebeast-secrets`` out of band (see
-cdk/README.md) so no value is ever committed or stored in a CloudFormation template.
+Secrets: no Kubernetes Secret exists. The API, ingest worker and backup job get only secret ARNs
+and read the values themselves through EKS Pod Identity (the same code path as the Lambdas).
+Chroma's token proxy and Valkey cannot call AWS, so an init container of the API image
+(``knowledgebeast.tools.secret_files``) writes their value into a memory-backed volume of the pod.
+Nothing secret is ever in a manifest, a CloudFormation template or the kubectl provider's logs,
+and no operator has to run kubectl.
+
+DNS: EKS Auto Mode answers cluster DNS on each node (not from ``k8s-app=kube-dns`` pods), so a
+policy that allows DNS only to kube-dns pods blocks every lookup. Egress on port 53 (UDP and TCP)
+is allowed to any address instead; everything else stays denied.
+
+Scaling: fixed replica counts. Auto Mode ships no metrics-server, so a CPU HorizontalPodAutoscaler
+would never get a metric (``<unknown>``) and never scale; there is none. Each API pod requests
+``api_workers`` CPUs and runs that many server processes (WORKERS), one per core; add pods for more.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-Manifest = dict[str, Any]
+from knowledgebeast_cdk.manifest_parts import (
+    API_PORT,
+    CHROMA_PORT,
+    KUBERNETES_VERSION,
+    POD_IDENTITY_AGENT,
+    REDIS_PORT,
+    SECRETS_DIR,
+    SECRETS_VOLUME,
+    SERVICE_ACCOUNT,
+    STORAGE_CLASS,
+    Manifest,
+    ManifestSettings,
+    _container_security,
+    _labels,
+    _metadata,
+    _pod_template,
+    _secret_files_init,
+    _secrets_volume,
+    _selector,
+    _tmp_volume,
+    _workload_metadata,
+)
+from knowledgebeast_cdk.manifests_app import api, backup_job, ingest_worker
 
-#: Kubernetes version the manifests are validated against (matches the EKS stack's cluster).
-KUBERNETES_VERSION = "1.36.0"
-API_PORT = 8000
-CHROMA_PORT = 8000
-REDIS_PORT = 6379
-SECRET_NAME = "knowledgebeast-secrets"
-STORAGE_CLASS = "gp3-encrypted"
-
-
-@dataclass(frozen=True)
-class ManifestSettings:
-    """What differs between clusters; the defaults are placeholders for the generated YAML."""
-
-    namespace: str = "knowledgebeast"
-    api_image: str = "knowledgebeast-api:latest"
-    chroma_image: str = "knowledgebeast-chromadb:1.5.9"
-    redis_image: str = "valkey/valkey:8.1-alpine"
-    api_replicas: int = 2
-    api_max_replicas: int = 10
-    api_cpu_target_percent: int = 70
-    chroma_storage_gib: int = 20
-
-
-def _labels(component: str) -> dict[str, str]:
-    return {"app.kubernetes.io/name": "knowledgebeast", "app.kubernetes.io/component": component}
-
-
-def _selector(component: str) -> dict[str, Any]:
-    return {"matchLabels": _labels(component)}
-
-
-def _metadata(name: str, namespace: str, component: str) -> dict[str, Any]:
-    return {"name": name, "namespace": namespace, "labels": _labels(component)}
-
-
-def _pod_security(uid: int) -> dict[str, Any]:
-    return {
-        "runAsNonRoot": True,
-        "runAsUser": uid,
-        "runAsGroup": uid,
-        "fsGroup": uid,
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
-
-
-def _container_security() -> dict[str, Any]:
-    return {
-        "runAsNonRoot": True,
-        "readOnlyRootFilesystem": True,
-        "allowPrivilegeEscalation": False,
-        "capabilities": {"drop": ["ALL"]},
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
-
-
-def _secret_env(name: str, key: str) -> dict[str, Any]:
-    return {"name": name, "valueFrom": {"secretKeyRef": {"name": SECRET_NAME, "key": key}}}
-
-
-def _tmp_volume() -> dict[str, Any]:
-    return {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}
-
-
-def _pod_template(component: str, *, uid: int, containers: list[Manifest], volumes: list[Manifest]) -> Manifest:
-    return {
-        "metadata": {"labels": _labels(component)},
-        "spec": {
-            "automountServiceAccountToken": False,
-            "securityContext": _pod_security(uid),
-            "containers": containers,
-            "volumes": volumes,
-        },
-    }
+__all__ = ["KUBERNETES_VERSION", "Manifest", "ManifestSettings", "all_manifests", "manifest_files"]
 
 
 def namespace(settings: ManifestSettings) -> list[Manifest]:
-    """The namespace, plus the switch that makes EKS Auto Mode enforce NetworkPolicies."""
+    """The namespace, its service account (Pod Identity), and NetworkPolicy enforcement on Auto Mode."""
     return [
         {
             "apiVersion": "v1",
             "kind": "Namespace",
             "metadata": {"name": settings.namespace, "labels": {"app.kubernetes.io/name": "knowledgebeast"}},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": SERVICE_ACCOUNT, "namespace": settings.namespace, "labels": _labels("aws")},
+            "automountServiceAccountToken": False,
         },
         {
             "apiVersion": "v1",
@@ -130,14 +97,22 @@ def storage_class() -> list[Manifest]:
 def chroma(settings: ManifestSettings) -> list[Manifest]:
     """One Chroma replica (single writer) with its own gp3 volume, behind the token proxy."""
     ns = settings.namespace
+    token_file = f"{SECRETS_DIR}/chroma-token"
     container = {
         "name": "chroma",
         "image": settings.chroma_image,
+        "imagePullPolicy": "Always",
+        # the image's entrypoint, with the token read from the init container's file
+        "command": ["dumb-init", "--", "bash", "-c"],
+        "args": [f'CHROMA_AUTH_TOKEN="$(cat {token_file})"; export CHROMA_AUTH_TOKEN; exec knowledgebeast-chroma'],
         "ports": [{"name": "http", "containerPort": CHROMA_PORT}],
-        "env": [_secret_env("CHROMA_AUTH_TOKEN", "chroma-auth-token")],
         "securityContext": _container_security(),
-        "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}},
-        "volumeMounts": [{"name": "data", "mountPath": "/data"}, {"name": "tmp", "mountPath": "/tmp"}],
+        "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}},
+        "volumeMounts": [
+            {"name": "data", "mountPath": "/data"},
+            {"name": "tmp", "mountPath": "/tmp"},
+            {"name": SECRETS_VOLUME, "mountPath": SECRETS_DIR, "readOnly": True},
+        ],
         "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10},
         "livenessProbe": {
             "httpGet": {"path": "/healthz", "port": "http"},
@@ -146,6 +121,10 @@ def chroma(settings: ManifestSettings) -> list[Manifest]:
             "failureThreshold": 3,
         },
     }
+    init = _secret_files_init(settings, {"chroma-token": settings.chroma_token_secret_arn}, {})
+    template = _pod_template(
+        "chroma", uid=10001, containers=[container], volumes=[_tmp_volume(), _secrets_volume()], init=[init]
+    )
     return [
         {
             "apiVersion": "v1",
@@ -160,13 +139,13 @@ def chroma(settings: ManifestSettings) -> list[Manifest]:
         {
             "apiVersion": "apps/v1",
             "kind": "StatefulSet",
-            "metadata": _metadata("chroma", ns, "chroma"),
+            "metadata": _workload_metadata("chroma", ns, "chroma"),
             "spec": {
                 "serviceName": "chroma",
                 "replicas": 1,
                 "selector": _selector("chroma"),
                 "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
-                "template": _pod_template("chroma", uid=10001, containers=[container], volumes=[_tmp_volume()]),
+                "template": template,
                 "volumeClaimTemplates": [
                     {
                         "metadata": {"name": "data"},
@@ -188,10 +167,11 @@ def redis(settings: ManifestSettings) -> list[Manifest]:
     container = {
         "name": "redis",
         "image": settings.redis_image,
+        "imagePullPolicy": "Always",
+        # the password arrives as a config file line (never an argument visible in `ps`)
         "command": ["valkey-server"],
         "args": [
-            "--requirepass",
-            "$(REDIS_PASSWORD)",
+            f"{SECRETS_DIR}/valkey.conf",
             "--port",
             str(REDIS_PORT),
             "--save",
@@ -203,14 +183,21 @@ def redis(settings: ManifestSettings) -> list[Manifest]:
             "--maxmemory-policy",
             "allkeys-lru",
         ],
-        "env": [_secret_env("REDIS_PASSWORD", "redis-password")],
         "ports": [{"name": "redis", "containerPort": REDIS_PORT}],
         "securityContext": _container_security(),
-        "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
-        "volumeMounts": [{"name": "data", "mountPath": "/data"}, {"name": "tmp", "mountPath": "/tmp"}],
+        "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
+        "volumeMounts": [
+            {"name": "data", "mountPath": "/data"},
+            {"name": "tmp", "mountPath": "/tmp"},
+            {"name": SECRETS_VOLUME, "mountPath": SECRETS_DIR, "readOnly": True},
+        ],
         "readinessProbe": {"tcpSocket": {"port": "redis"}, "periodSeconds": 10},
         "livenessProbe": {"tcpSocket": {"port": "redis"}, "initialDelaySeconds": 10, "periodSeconds": 20},
     }
+    init = _secret_files_init(
+        settings, {"valkey.conf": settings.redis_password_secret_arn}, {"valkey.conf": "requirepass {}"}
+    )
+    volumes = [{"name": "data", "emptyDir": {"sizeLimit": "1Gi"}}, _tmp_volume(), _secrets_volume()]
     return [
         {
             "apiVersion": "v1",
@@ -224,101 +211,13 @@ def redis(settings: ManifestSettings) -> list[Manifest]:
         {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
-            "metadata": _metadata("redis", ns, "redis"),
+            "metadata": _workload_metadata("redis", ns, "redis"),
             "spec": {
                 "replicas": 1,
                 "strategy": {"type": "Recreate"},
                 "selector": _selector("redis"),
-                "template": _pod_template(
-                    "redis",
-                    uid=999,
-                    containers=[container],
-                    volumes=[{"name": "data", "emptyDir": {"sizeLimit": "1Gi"}}, _tmp_volume()],
-                ),
+                "template": _pod_template("redis", uid=10001, containers=[container], volumes=volumes, init=[init]),
             },
-        },
-    ]
-
-
-def api(settings: ManifestSettings) -> list[Manifest]:
-    """The FastAPI server: 2-10 replicas on CPU, spread across zones, never below one."""
-    ns = settings.namespace
-    env = [
-        {"name": "APP_ENV", "value": "production"},
-        {"name": "HOST", "value": "0.0.0.0"},
-        {"name": "PORT", "value": str(API_PORT)},
-        {"name": "CHROMA_HOST", "value": f"chroma.{ns}.svc.cluster.local"},
-        {"name": "CHROMA_PORT", "value": str(CHROMA_PORT)},
-        {"name": "REDIS_HOST", "value": f"redis.{ns}.svc.cluster.local"},
-        {"name": "REDIS_PORT", "value": str(REDIS_PORT)},
-        {"name": "REDIS_SSL", "value": "false"},
-        _secret_env("CHROMA_AUTH_TOKEN", "chroma-auth-token"),
-        _secret_env("REDIS_PASSWORD", "redis-password"),
-        _secret_env("API_KEY", "api-keys"),
-        _secret_env("JWT_SECRET", "jwt-secret"),
-    ]
-    container = {
-        "name": "api",
-        "image": settings.api_image,
-        "ports": [{"name": "http", "containerPort": API_PORT}],
-        "env": env,
-        "securityContext": _container_security(),
-        "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}},
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-        "startupProbe": {
-            "httpGet": {"path": "/health/live", "port": "http"},
-            "periodSeconds": 5,
-            "failureThreshold": 24,
-        },
-        "livenessProbe": {"httpGet": {"path": "/health/live", "port": "http"}, "periodSeconds": 20},
-        "readinessProbe": {"httpGet": {"path": "/health/ready", "port": "http"}, "periodSeconds": 10},
-    }
-    template = _pod_template("api", uid=10001, containers=[container], volumes=[_tmp_volume()])
-    template["spec"]["topologySpreadConstraints"] = [
-        {
-            "maxSkew": 1,
-            "topologyKey": "topology.kubernetes.io/zone",
-            "whenUnsatisfiable": "ScheduleAnyway",
-            "labelSelector": _selector("api"),
-        }
-    ]
-    return [
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": _metadata("api", ns, "api"),
-            "spec": {"replicas": settings.api_replicas, "selector": _selector("api"), "template": template},
-        },
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": _metadata("api", ns, "api"),
-            "spec": {"selector": _labels("api"), "ports": [{"name": "http", "port": 80, "targetPort": "http"}]},
-        },
-        {
-            "apiVersion": "autoscaling/v2",
-            "kind": "HorizontalPodAutoscaler",
-            "metadata": _metadata("api", ns, "api"),
-            "spec": {
-                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "api"},
-                "minReplicas": settings.api_replicas,
-                "maxReplicas": settings.api_max_replicas,
-                "metrics": [
-                    {
-                        "type": "Resource",
-                        "resource": {
-                            "name": "cpu",
-                            "target": {"type": "Utilization", "averageUtilization": settings.api_cpu_target_percent},
-                        },
-                    }
-                ],
-            },
-        },
-        {
-            "apiVersion": "policy/v1",
-            "kind": "PodDisruptionBudget",
-            "metadata": _metadata("api", ns, "api"),
-            "spec": {"minAvailable": 1, "selector": _selector("api")},
         },
     ]
 
@@ -333,53 +232,65 @@ def _policy(name: str, ns: str, pod_component: str | None, spec: dict[str, Any])
     }
 
 
-def _from_api(port: int) -> dict[str, Any]:
-    return {"from": [{"podSelector": {"matchLabels": _labels("api")}}], "ports": [{"protocol": "TCP", "port": port}]}
+def _from_components(port: int, *components: str) -> dict[str, Any]:
+    return {
+        "from": [{"podSelector": {"matchLabels": _labels(component)}} for component in components],
+        "ports": [{"protocol": "TCP", "port": port}],
+    }
+
+
+def _to_component(component: str, port: int) -> dict[str, Any]:
+    return {"to": [{"podSelector": {"matchLabels": _labels(component)}}], "ports": [{"protocol": "TCP", "port": port}]}
+
+
+#: DNS to any address: Auto Mode serves cluster DNS from the node, not from kube-dns pods.
+DNS_EGRESS = {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}
+#: AWS APIs (Secrets Manager, SQS, S3) over HTTPS through the NAT gateway, and the node's
+#: Pod Identity Agent for credentials.
+AWS_EGRESS = [
+    {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": 443}]},
+    {"to": [{"ipBlock": {"cidr": POD_IDENTITY_AGENT}}], "ports": [{"protocol": "TCP", "port": 80}]},
+]
 
 
 def network_policies(settings: ManifestSettings) -> list[Manifest]:
     """Default deny in both directions, then only the flows the application needs."""
     ns = settings.namespace
-    dns = {
-        "to": [
-            {
-                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
-                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-            }
-        ],
-        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-    }
-    return [
-        _policy("default-deny-all", ns, None, {"policyTypes": ["Ingress", "Egress"]}),
-        _policy(
-            "api-egress",
-            ns,
-            "api",
-            {
-                "policyTypes": ["Egress"],
-                "egress": [
-                    {
-                        "to": [{"podSelector": {"matchLabels": _labels("chroma")}}],
-                        "ports": [{"protocol": "TCP", "port": CHROMA_PORT}],
-                    },
-                    {
-                        "to": [{"podSelector": {"matchLabels": _labels("redis")}}],
-                        "ports": [{"protocol": "TCP", "port": REDIS_PORT}],
-                    },
-                    dns,
-                ],
-            },
-        ),
-        # The API is the public entry point: whatever load balancer fronts it may connect.
+    app_egress = [_to_component("chroma", CHROMA_PORT), _to_component("redis", REDIS_PORT), DNS_EGRESS, *AWS_EGRESS]
+    policies = [_policy("default-deny-all", ns, None, {"policyTypes": ["Ingress", "Egress"]})]
+    for component in ("api", "worker", "backup"):
+        policies.append(
+            _policy(f"{component}-egress", ns, component, {"policyTypes": ["Egress"], "egress": app_egress})
+        )
+    # the init containers of Chroma and Valkey fetch their secret from Secrets Manager
+    for component in ("chroma", "redis"):
+        policies.append(
+            _policy(
+                f"{component}-egress", ns, component, {"policyTypes": ["Egress"], "egress": [DNS_EGRESS, *AWS_EGRESS]}
+            )
+        )
+    policies += [
+        # The API is the public entry point: the load balancer (IP targets) connects from its subnets.
         _policy(
             "api-ingress",
             ns,
             "api",
             {"policyTypes": ["Ingress"], "ingress": [{"ports": [{"protocol": "TCP", "port": API_PORT}]}]},
         ),
-        _policy("chroma-ingress", ns, "chroma", {"policyTypes": ["Ingress"], "ingress": [_from_api(CHROMA_PORT)]}),
-        _policy("redis-ingress", ns, "redis", {"policyTypes": ["Ingress"], "ingress": [_from_api(REDIS_PORT)]}),
+        _policy(
+            "chroma-ingress",
+            ns,
+            "chroma",
+            {"policyTypes": ["Ingress"], "ingress": [_from_components(CHROMA_PORT, "api", "worker", "backup")]},
+        ),
+        _policy(
+            "redis-ingress",
+            ns,
+            "redis",
+            {"policyTypes": ["Ingress"], "ingress": [_from_components(REDIS_PORT, "api", "worker")]},
+        ),
     ]
+    return policies
 
 
 def manifest_files(settings: ManifestSettings | None = None) -> dict[str, list[Manifest]]:
@@ -391,6 +302,8 @@ def manifest_files(settings: ManifestSettings | None = None) -> dict[str, list[M
         "20-chroma": chroma(settings),
         "30-redis": redis(settings),
         "40-api": api(settings),
+        "45-ingest-worker": ingest_worker(settings),
+        "47-backup": backup_job(settings),
         "50-network-policies": network_policies(settings),
     }
 

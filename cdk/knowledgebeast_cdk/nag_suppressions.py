@@ -32,6 +32,8 @@ class NagAcknowledgement:
     path: str
     finding: str
     reason: str
+    #: True for constructs that only some context flags create (e.g. the dev profile's NAT instance).
+    optional: bool = False
 
 
 def _objects_in(storage_stack: str, output: str) -> str:
@@ -155,6 +157,72 @@ def _eks_acknowledgements() -> Iterator[NagAcknowledgement]:
         "AwsSolutions-IAM5[Resource::<KubernetesClusterKubectlProviderHandlerF916491E.Arn>:*]",
         "The custom-resource framework may invoke any version of the kubectl handler function (ARN:*).",
     )
+    yield from _eks_data_acknowledgements()
+
+
+def _eks_data_acknowledgements() -> Iterator[NagAcknowledgement]:
+    """The EKS fallback's own secrets, buckets and pod role (eks_data.py)."""
+    for name in ("api-keys", "jwt", "chroma-token", "redis-password"):
+        yield NagAcknowledgement(
+            "Eks",
+            f"Kubernetes/Data/Secret-{name}/Resource",
+            "AwsSolutions-SMG4",
+            "Generated credentials shared by in-cluster services; rotating one means restarting the pods "
+            "that read it at start-up, which a rotation Lambda cannot do. Rotate by updating the secret and "
+            "running kubectl rollout restart (documented in the README).",
+        )
+    bucket_reason = (
+        "grant_read/grant_read_write on the EKS fallback's own documents (read) and backups (read/write) "
+        "buckets: object-level wildcards under those two buckets and CDK's grouped S3 actions, nothing wider."
+    )
+    for finding in (
+        "Action::s3:GetBucket*",
+        "Action::s3:GetObject*",
+        "Action::s3:List*",
+        "Action::s3:Abort*",
+        "Action::s3:DeleteObject*",
+        "Resource::<KubernetesDataDocumentsE39976D6.Arn>/*",
+        "Resource::<KubernetesDataBackups2BE82D33.Arn>/*",
+    ):
+        yield NagAcknowledgement(
+            "Eks", "Kubernetes/Data/PodRole/DefaultPolicy/Resource", f"AwsSolutions-IAM5[{finding}]", bucket_reason
+        )
+    yield NagAcknowledgement(
+        "Eks",
+        "BucketNotificationsHandler050a0587b7544547bf325f094a3db834/Role/Resource",
+        _managed_policy("service-role/AWSLambdaBasicExecutionRole"),
+        "CDK's bucket-notification custom resource (configures S3 -> SQS at deploy time); its role is set by CDK.",
+    )
+
+
+NAT_INSTANCE = "Network/Vpc/publicSubnet1/NatInstance/Resource"
+
+
+def _option_acknowledgements() -> Iterator[NagAcknowledgement]:
+    """Findings raised only by cost options (``egress=nat_instance``, ``cache_replicas=0``)."""
+    yield NagAcknowledgement(
+        "Network",
+        NAT_INSTANCE,
+        "AwsSolutions-EC28",
+        "egress=nat_instance (dev profile) is a cost option: detailed monitoring would add about $2/month "
+        "of metrics to a $3/month instance; basic 5-minute EC2 metrics are enough for a dev NAT.",
+        optional=True,
+    )
+    yield NagAcknowledgement(
+        "Network",
+        NAT_INSTANCE,
+        "AwsSolutions-EC29",
+        "The dev NAT instance is replaced, not repaired: CloudFormation owns its lifecycle, and termination "
+        "protection would make `cdk destroy` of a retain_on_delete=false dev stack fail.",
+        optional=True,
+    )
+    yield NagAcknowledgement(
+        "Cache",
+        "Cache/ReplicationGroup",
+        "AwsSolutions-AEC4",
+        "Raised only when cache_replicas=0 (the dev profile): a single node is the explicit cost choice, and "
+        "the cache holds no durable data (query/embedding cache and rate-limit counters, rebuilt on a miss).",
+    )
 
 
 def acknowledgements(stack_names: Mapping[str, str]) -> list[NagAcknowledgement]:
@@ -162,6 +230,7 @@ def acknowledgements(stack_names: Mapping[str, str]) -> list[NagAcknowledgement]
     return [
         *_function_acknowledgements(stack_names["Storage"]),
         *_eks_acknowledgements(),
+        *_option_acknowledgements(),
         NagAcknowledgement(
             "Api",
             "Http/Api/DefaultRoute",
@@ -208,11 +277,21 @@ def _find(stack: Stack, path: str) -> IConstruct:
     return node
 
 
+def _exists(stack: Stack, path: str) -> bool:
+    try:
+        _find(stack, path)
+    except KeyError:
+        return False
+    return True
+
+
 def acknowledge_findings(stacks: Mapping[str, Stack]) -> None:
     """Attach every acknowledgement to its construct (``stacks`` maps role -> stack)."""
     names = {role: stack.stack_name for role, stack in stacks.items()}
     for ack in acknowledgements(names):
         stack = stacks.get(ack.stack)
         if stack is None:
+            continue
+        if ack.optional and not _exists(stack, ack.path):
             continue
         Validations.of(_find(stack, ack.path)).acknowledge(Acknowledgment(id=ack.finding, reason=ack.reason))

@@ -1,8 +1,11 @@
-"""Network: an isolated VPC, the AWS service endpoints it needs, and every security group.
+"""Network: the VPC, how its private subnets reach AWS APIs, and every security group.
 
-No NAT gateway and no internet gateway: Lambdas, Chroma (ECS Fargate) and the cache reach AWS
-APIs through VPC endpoints only, so nothing in the VPC can call the internet. Fargate pulls the
-Chroma image through the ECR endpoints plus the S3 gateway (image layers live in S3).
+Default (``egress=endpoints``): no NAT gateway and no internet gateway: Lambdas, Chroma (ECS
+Fargate) and the cache reach AWS APIs through VPC endpoints only, so nothing in the VPC can call
+the internet. Fargate pulls the Chroma image through the ECR endpoints plus the S3 gateway (image
+layers live in S3). ``egress=nat`` swaps the five interface endpoints (billed per AZ) for one NAT
+gateway, ``egress=nat_instance`` for one small NAT instance (the dev profile); both keep the free
+S3 gateway. With ``vpc_id`` the stacks go into an existing VPC described by context (no lookup).
 
 All security groups and their rules live in this stack so other stacks only *use* them, which
 keeps cross-stack references one-way (no dependency cycles).
@@ -10,9 +13,11 @@ keeps cross-stack references one-way (no dependency cycles).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import Annotations, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -32,6 +37,32 @@ INTERFACE_ENDPOINTS: dict[str, ec2.InterfaceVpcEndpointAwsService] = {
 }
 
 
+#: CIDR of the VPC this app creates (the NAT instance forwards traffic from it).
+VPC_CIDR = "10.42.0.0/16"
+#: Root volume of the NAT instance (the AL2023 AMI's own size).
+NAT_ROOT_VOLUME_GIB = 8
+
+
+@dataclass(frozen=True)
+class ExistingVpcIds:
+    """What CDK needs to use an existing VPC without looking it up: ids, in subnet order."""
+
+    vpc_id: str
+    subnet_ids: tuple[str, ...]
+    availability_zones: tuple[str, ...]
+    route_table_ids: tuple[str, ...] = ()
+
+
+def log_all_traffic(scope: Construct, vpc: ec2.Vpc, retention: logs.RetentionDays) -> None:
+    """VPC flow logs (accepted and rejected traffic) into a log group owned by ``scope``."""
+    flow_logs = logs.LogGroup(scope, "FlowLogs", retention=retention, removal_policy=RemovalPolicy.DESTROY)
+    vpc.add_flow_log(
+        "FlowLog",
+        destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_logs),
+        traffic_type=ec2.FlowLogTrafficType.ALL,
+    )
+
+
 class IsolatedVpc(Construct):
     """A VPC with isolated subnets only, flow logs, and an S3 gateway endpoint."""
 
@@ -47,7 +78,7 @@ class IsolatedVpc(Construct):
         self.vpc = ec2.Vpc(
             self,
             "Vpc",
-            ip_addresses=ec2.IpAddresses.cidr("10.42.0.0/16"),
+            ip_addresses=ec2.IpAddresses.cidr(VPC_CIDR),
             max_azs=max_azs,
             nat_gateways=0,
             subnet_configuration=[
@@ -55,24 +86,127 @@ class IsolatedVpc(Construct):
             ],
             gateway_endpoints={"S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)},
         )
-        flow_logs = logs.LogGroup(self, "FlowLogs", retention=flow_log_retention, removal_policy=RemovalPolicy.DESTROY)
-        self.vpc.add_flow_log(
-            "FlowLog",
-            destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_logs),
-            traffic_type=ec2.FlowLogTrafficType.ALL,
-        )
+        log_all_traffic(self, self.vpc, flow_log_retention)
 
     @property
     def private_subnets(self) -> ec2.SubnetSelection:
         return ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
 
 
+class EgressVpc(Construct):
+    """Public subnets with one NAT (gateway or instance), private subnets routed through it, flow logs.
+
+    One NAT for all AZs: it is the cost floor the option is chosen for, at the price of cross-AZ
+    traffic and of losing egress from every AZ if the NAT's AZ fails.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        max_azs: int,
+        nat_instance_type: str | None,
+        flow_log_retention: logs.RetentionDays,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        provider = (
+            ec2.NatProvider.instance_v2(
+                instance_type=ec2.InstanceType(nat_instance_type),
+                default_allowed_traffic=ec2.NatTrafficDirection.OUTBOUND_ONLY,
+            )
+            if nat_instance_type
+            else ec2.NatProvider.gateway()
+        )
+        self.vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            ip_addresses=ec2.IpAddresses.cidr(VPC_CIDR),
+            max_azs=max_azs,
+            nat_gateways=1,
+            nat_gateway_provider=provider,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
+                ec2.SubnetConfiguration(name="private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=22),
+            ],
+            gateway_endpoints={"S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)},
+        )
+        if isinstance(provider, ec2.NatInstanceProviderV2):
+            provider.security_group.add_ingress_rule(
+                ec2.Peer.ipv4(VPC_CIDR), ec2.Port.all_traffic(), "Forward traffic from the private subnets"
+            )
+            for instance in provider.gateway_instances:
+                encrypt_root_volume(instance)
+        log_all_traffic(self, self.vpc, flow_log_retention)
+
+    @property
+    def private_subnets(self) -> ec2.SubnetSelection:
+        return ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
+
+
+def encrypt_root_volume(instance: ec2.Instance) -> None:
+    """The NAT provider exposes no block devices: give its AL2023 root volume (8 GiB gp3) encryption."""
+    cfn = instance.node.default_child
+    assert isinstance(cfn, ec2.CfnInstance)
+    cfn.block_device_mappings = [
+        ec2.CfnInstance.BlockDeviceMappingProperty(
+            device_name="/dev/xvda",
+            ebs=ec2.CfnInstance.EbsProperty(encrypted=True, volume_size=NAT_ROOT_VOLUME_GIB, volume_type="gp3"),
+        )
+    ]
+
+
+class ExistingVpc(Construct):
+    """A VPC that already exists, from ids given as context: synthesizes offline, owns nothing.
+
+    Its subnets are treated as private (with egress when ``egress=nat``); flow logs and routing
+    stay with the VPC's owner. The S3 gateway endpoint is added only in ``endpoints`` mode, on the
+    subnets' route tables.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        vpc_id: str,
+        subnet_ids: Sequence[str],
+        availability_zones: Sequence[str],
+        route_table_ids: Sequence[str],
+        add_s3_gateway: bool,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.vpc = ec2.Vpc.from_vpc_attributes(
+            self,
+            "Vpc",
+            vpc_id=vpc_id,
+            availability_zones=list(availability_zones),
+            private_subnet_ids=list(subnet_ids),
+            private_subnet_route_table_ids=list(route_table_ids) or None,
+        )
+        if not route_table_ids:
+            for subnet in self.vpc.private_subnets:
+                Annotations.of(subnet).acknowledge_warning(
+                    "@aws-cdk/aws-ec2:noSubnetRouteTableId",
+                    "egress=nat in an existing VPC: the app adds no route and no gateway endpoint",
+                )
+        if add_s3_gateway:
+            self.vpc.add_gateway_endpoint(
+                "S3", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[self.private_subnets]
+            )
+
+    @property
+    def private_subnets(self) -> ec2.SubnetSelection:
+        return ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
+
+
 class ServiceSecurityGroups(Construct):
     """One security group per tier; only the Lambda tier may open connections to data stores.
 
-    Egress is left open on the two client tiers (Lambda, Chroma): the VPC has no route to the
-    internet, so "anywhere" means the VPC and the S3 gateway only, and the S3 prefix list ID
-    cannot be resolved in an environment-agnostic stack.
+    Egress is left open on the two client tiers (Lambda, Chroma): with endpoints the VPC has no
+    route to the internet, so "anywhere" means the VPC and the S3 gateway only, and the S3 prefix
+    list ID cannot be resolved in an environment-agnostic stack. With a NAT, "anywhere" includes
+    the internet (needed to reach AWS APIs without endpoints); ingress stays closed either way.
     """
 
     def __init__(
@@ -149,20 +283,44 @@ class NetworkStack(Stack):
         chroma_port: int,
         redis_port: int,
         log_retention: logs.RetentionDays,
+        egress: str = "endpoints",
+        nat_instance_type: str = "t4g.nano",
+        existing: ExistingVpcIds | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        network = IsolatedVpc(self, "Network", max_azs=max_azs, flow_log_retention=log_retention)
+        network: IsolatedVpc | EgressVpc | ExistingVpc
+        if existing is not None:
+            network = ExistingVpc(
+                self,
+                "Network",
+                vpc_id=existing.vpc_id,
+                subnet_ids=existing.subnet_ids,
+                availability_zones=existing.availability_zones,
+                route_table_ids=existing.route_table_ids,
+                add_s3_gateway=egress == "endpoints",
+            )
+        elif egress == "endpoints":
+            network = IsolatedVpc(self, "Network", max_azs=max_azs, flow_log_retention=log_retention)
+        else:
+            network = EgressVpc(
+                self,
+                "Network",
+                max_azs=max_azs,
+                nat_instance_type=nat_instance_type if egress == "nat_instance" else None,
+                flow_log_retention=log_retention,
+            )
         self.vpc = network.vpc
         self.private_subnets = network.private_subnets
         self.security_groups = ServiceSecurityGroups(
             self, "SecurityGroups", vpc=self.vpc, chroma_port=chroma_port, redis_port=redis_port
         )
-        ServiceEndpoints(
-            self,
-            "Endpoints",
-            vpc=self.vpc,
-            subnets=self.private_subnets,
-            security_group=self.security_groups.endpoints,
-            services=INTERFACE_ENDPOINTS,
-        )
+        if egress == "endpoints":
+            ServiceEndpoints(
+                self,
+                "Endpoints",
+                vpc=self.vpc,
+                subnets=self.private_subnets,
+                security_group=self.security_groups.endpoints,
+                services=INTERFACE_ENDPOINTS,
+            )

@@ -40,7 +40,47 @@ CONTEXT_KEYS: tuple[str, ...] = (
     "query_p95_ms",
     "eks",
     "eks_api_image",
+    "profile",
+    "egress",
+    "vpc_id",
+    "vpc_subnet_ids",
+    "vpc_availability_zones",
+    "vpc_route_table_ids",
+    "nat_instance_type",
+    "chroma_spot",
+    "retain_on_delete",
+    "ingest_max_concurrency",
+    "backup_reserved_concurrency",
+    "eks_operator_principal_arn",
+    "eks_endpoint_cidrs",
+    "eks_tls_certificate_arn",
+    "eks_load_balancer_scheme",
+    "eks_api_replicas",
+    "eks_api_workers",
+    "eks_ingest_workers",
 )
+
+#: How the private subnets reach AWS APIs (Secrets Manager, SQS, Logs, ECR). ``nat`` in an
+#: existing VPC means "the subnets already route through a NAT (or have their own endpoints)".
+EGRESS_CHOICES: tuple[str, ...] = ("endpoints", "nat", "nat_instance")
+
+#: Values a profile sets unless the same key is given explicitly (``-c key=value`` wins).
+#: ``dev`` idles under $60/month (see cdk/README.md for what it gives up).
+PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "production": {},
+    "dev": {
+        "max_azs": 1,
+        "egress": "nat_instance",
+        "chroma_cpu": 512,
+        "chroma_memory_mib": 1024,
+        "chroma_spot": True,
+        "cache_node_type": "cache.t4g.micro",
+        "cache_replicas": 0,
+        "cache_snapshot_retention_days": 1,
+        "retain_on_delete": False,
+        "log_retention_days": 7,
+    },
+}
 
 
 class SettingsError(ValueError):
@@ -107,7 +147,9 @@ class DeploymentSettings:
     backup_memory_mib: int = 1024
     ingest_timeout_seconds: int = 300
     ingest_batch_size: int = 5
-    ingest_reserved_concurrency: int = 2
+    #: 0 = no reservation (new accounts with a low concurrency quota refuse any reservation);
+    #: the SQS event source's ``ingest_max_concurrency`` caps ingest either way.
+    ingest_reserved_concurrency: int = 0
     api_throttle_rate: float = 50.0
     api_throttle_burst: int = 100
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
@@ -116,21 +158,79 @@ class DeploymentSettings:
     api_5xx_rate_percent: float = 5.0
     query_p95_ms: float = 500.0
     eks: bool = False
-    eks_api_image: str = "knowledgebeast-api:latest"
+    eks_api_image: str = ""
+    """Empty: build containers/api/Dockerfile as a CDK image asset; else an image URI to run."""
+    eks_operator_principal_arn: str | None = None
+    """IAM role/user given cluster-admin through an EKS access entry (kubectl for an operator)."""
+    eks_endpoint_cidrs: tuple[str, ...] = ()
+    """Empty: private API endpoint only; else also public, reachable from these CIDRs only."""
+    eks_tls_certificate_arn: str | None = None
+    eks_load_balancer_scheme: str = "internet-facing"
+    eks_api_replicas: int = 2
+    eks_api_workers: int = 2
+    eks_ingest_workers: int = 1
+    profile: str = "production"
+    egress: str = "endpoints"
+    vpc_id: str | None = None
+    vpc_subnet_ids: tuple[str, ...] = field(default_factory=tuple)
+    vpc_availability_zones: tuple[str, ...] = field(default_factory=tuple)
+    vpc_route_table_ids: tuple[str, ...] = field(default_factory=tuple)
+    nat_instance_type: str = "t4g.nano"
+    chroma_spot: bool = False
+    retain_on_delete: bool = True
+    ingest_max_concurrency: int = 2
+    backup_reserved_concurrency: int = 0
 
     def __post_init__(self) -> None:
         if self.cache_engine not in ("valkey", "redis"):
             raise SettingsError(f"cache_engine must be 'valkey' or 'redis', got {self.cache_engine!r}")
         if not 1 <= self.max_azs <= 3:
             raise SettingsError("max_azs must be 1..3")
-        if self.ingest_reserved_concurrency < 1:
-            raise SettingsError("ingest_reserved_concurrency must be >= 1 (0 would disable ingestion)")
+        if not 2 <= self.ingest_max_concurrency <= 1000:
+            raise SettingsError("ingest_max_concurrency must be 2..1000 (SQS event source limits)")
+        if self.ingest_reserved_concurrency < 0 or self.backup_reserved_concurrency < 0:
+            raise SettingsError("reserved concurrency must be >= 0 (0 = no reservation)")
+        if 0 < self.ingest_reserved_concurrency < self.ingest_max_concurrency:
+            raise SettingsError(
+                "ingest_reserved_concurrency must be 0 or >= ingest_max_concurrency: pollers beyond the "
+                "reservation are throttled and burn receive counts toward the DLQ"
+            )
         if not 1 <= self.ingest_batch_size <= 10:
             raise SettingsError("ingest_batch_size must be 1..10 (SQS batch without a batching window)")
         if not 30 <= self.ingest_timeout_seconds <= 900:
             raise SettingsError("ingest_timeout_seconds must be 30..900 (Lambda maximum is 15 min)")
         if self.cache_replicas < 0 or self.cache_replicas > 5:
             raise SettingsError("cache_replicas must be 0..5")
+        if self.profile not in PROFILE_DEFAULTS:
+            raise SettingsError(f"profile must be one of {sorted(PROFILE_DEFAULTS)}, got {self.profile!r}")
+        if self.egress not in EGRESS_CHOICES:
+            raise SettingsError(f"egress must be one of {list(EGRESS_CHOICES)}, got {self.egress!r}")
+        self._check_existing_vpc()
+
+    def _check_existing_vpc(self) -> None:
+        """An existing VPC is described entirely by context: nothing is looked up at synth."""
+        attributes = (self.vpc_subnet_ids, self.vpc_availability_zones, self.vpc_route_table_ids)
+        if self.vpc_id is None:
+            if any(attributes):
+                raise SettingsError("vpc_subnet_ids/vpc_availability_zones/vpc_route_table_ids need vpc_id")
+            return
+        if not self.vpc_subnet_ids:
+            raise SettingsError("vpc_id needs vpc_subnet_ids (the private subnets, one per AZ)")
+        if len(self.vpc_availability_zones) != len(self.vpc_subnet_ids):
+            raise SettingsError("vpc_availability_zones must name the AZ of each subnet in vpc_subnet_ids, in order")
+        if len(set(self.vpc_availability_zones)) != len(self.vpc_availability_zones):
+            raise SettingsError("give one subnet per AZ (EFS allows one mount target per AZ)")
+        if self.egress == "nat_instance":
+            raise SettingsError("egress=nat_instance creates its own VPC; with vpc_id use egress=nat or endpoints")
+        if self.egress == "endpoints" and len(self.vpc_route_table_ids) != len(self.vpc_subnet_ids):
+            raise SettingsError(
+                "egress=endpoints in an existing VPC needs vpc_route_table_ids (one per subnet) for the S3 "
+                "gateway endpoint; use egress=nat if the subnets already reach AWS APIs"
+            )
+
+    @property
+    def new_vpc(self) -> bool:
+        return self.vpc_id is None
 
     @property
     def ingest_queue_visibility_seconds(self) -> int:
@@ -144,7 +244,10 @@ class DeploymentSettings:
 
     @classmethod
     def from_context(cls, get: Callable[[str], Any]) -> DeploymentSettings:
-        """Build from a context getter (``node.try_get_context``); unset keys keep defaults."""
+        """Build from a context getter (``node.try_get_context``).
+
+        Precedence: an explicit context value, then the profile's value, then the field default.
+        """
         converters: dict[str, Callable[[str, Any], Any]] = {
             "bool": _as_bool,
             "int": _as_int,
@@ -154,10 +257,13 @@ class DeploymentSettings:
             "str | None": lambda _key, value: str(value) or None,
         }
         values: dict[str, Any] = {}
+        profile = _profile_defaults(get)
         for item in fields(cls):
             if item.name not in CONTEXT_KEYS:
                 continue
             raw = get(item.name)
+            if raw is None:
+                raw = profile.get(item.name)
             if raw is None:
                 continue
             values[item.name] = converters[str(item.type)](item.name, raw)
@@ -166,6 +272,15 @@ class DeploymentSettings:
     @classmethod
     def from_mapping(cls, context: Mapping[str, Any]) -> DeploymentSettings:
         return cls.from_context(context.get)
+
+
+def _profile_defaults(get: Callable[[str], Any]) -> dict[str, Any]:
+    """The chosen profile's values; the dev profile keeps an existing VPC's own egress (``nat``)."""
+    name = str(get("profile") or "production")
+    defaults = dict(PROFILE_DEFAULTS.get(name, {}))
+    if get("vpc_id") and defaults.get("egress") == "nat_instance":
+        defaults["egress"] = "nat"
+    return defaults
 
 
 #: Cloud Map namespace and service name: CHROMA_HOST is ``chroma.knowledgebeast.internal``.

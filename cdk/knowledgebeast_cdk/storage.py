@@ -1,4 +1,8 @@
-"""Storage: the durable state that must outlive any redeploy (everything here is RETAINed).
+"""Storage: the durable state that must outlive any redeploy (RETAINed unless ``retain_on_delete=false``).
+
+With ``retain_on_delete=false`` (dev stacks) ``cdk destroy`` removes it all: buckets are emptied
+by CDK's auto-delete custom resource, the KMS key is scheduled for deletion after 7 days, the
+secrets are deleted (Secrets Manager keeps them recoverable for its default window).
 
 The documents bucket, the ingest queue it notifies, and that queue's DLQ live in one stack: the
 S3 notification references the queue and the queue's redrive policy references the DLQ, so
@@ -24,10 +28,15 @@ from constructs import Construct
 BACKUP_RETENTION_DAYS: dict[str, int] = {"hourly/": 7, "daily/": 30}
 
 
+def removal_policy(retain: bool) -> RemovalPolicy:
+    """``retain_on_delete`` for one resource (the app-wide DESTROY aspect covers the other stacks)."""
+    return RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
+
+
 class AccessLogsBucket(Construct):
     """Target for S3 server access logs (log delivery only supports SSE-S3 targets)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, retention: Duration) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, retention: Duration, retain: bool = True) -> None:
         super().__init__(scope, construct_id)
         self.bucket = s3.Bucket(
             self,
@@ -37,7 +46,8 @@ class AccessLogsBucket(Construct):
             enforce_ssl=True,
             versioned=False,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=removal_policy(retain),
+            auto_delete_objects=not retain,
             lifecycle_rules=[s3.LifecycleRule(id="expire-access-logs", expiration=retention)],
         )
 
@@ -54,6 +64,7 @@ class PrivateBucket(Construct):
         access_logs: s3.IBucket,
         access_log_prefix: str,
         lifecycle_rules: Sequence[s3.LifecycleRule] = (),
+        retain: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
         self.bucket = s3.Bucket(
@@ -68,7 +79,8 @@ class PrivateBucket(Construct):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             server_access_logs_bucket=access_logs,
             server_access_logs_prefix=access_log_prefix,
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=removal_policy(retain),
+            auto_delete_objects=not retain,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="tidy-versions-and-uploads",
@@ -114,8 +126,9 @@ class ApplicationSecrets(Construct):
     some punctuation, the Chroma proxy rejects characters it would treat as wildcards).
     """
 
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, retain: bool = True) -> None:
         super().__init__(scope, construct_id)
+        self._removal = removal_policy(retain)
         self.api_keys = self._generated("ApiKeys", "API keys for X-API-Key (comma-separated)", 48)
         self.jwt_secret = self._generated("JwtSecret", "HMAC key that signs and verifies JWTs", 64)
         self.chroma_auth_token = self._generated("ChromaAuthToken", "Bearer token for the Chroma proxy", 48)
@@ -129,7 +142,7 @@ class ApplicationSecrets(Construct):
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 password_length=length, exclude_punctuation=True, include_space=False
             ),
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=self._removal,
         )
 
 
@@ -142,19 +155,27 @@ class StorageStack(Stack):
         construct_id: str,
         *,
         ingest_visibility_timeout: Duration,
+        retain_on_delete: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        retain = retain_on_delete
         self.data_key = kms.Key(
             self,
             "DataKey",
             description="KnowledgeBeast documents and backups",
             enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=removal_policy(retain),
+            pending_window=None if retain else Duration.days(7),
         )
-        self.access_logs = AccessLogsBucket(self, "AccessLogs", retention=Duration.days(365)).bucket
+        self.access_logs = AccessLogsBucket(self, "AccessLogs", retention=Duration.days(365), retain=retain).bucket
         self.documents = PrivateBucket(
-            self, "Documents", key=self.data_key, access_logs=self.access_logs, access_log_prefix="documents/"
+            self,
+            "Documents",
+            key=self.data_key,
+            access_logs=self.access_logs,
+            access_log_prefix="documents/",
+            retain=retain,
         ).bucket
         self.backups = PrivateBucket(
             self,
@@ -171,6 +192,7 @@ class StorageStack(Stack):
                 )
                 for prefix, days in BACKUP_RETENTION_DAYS.items()
             ],
+            retain=retain,
         ).bucket
 
         ingest = IngestQueue(self, "Ingest", visibility_timeout=ingest_visibility_timeout)
@@ -180,7 +202,7 @@ class StorageStack(Stack):
         self.documents.add_event_notification(s3.EventType.OBJECT_CREATED, destination)
         self.documents.add_event_notification(s3.EventType.OBJECT_REMOVED, destination)
 
-        self.secrets = ApplicationSecrets(self, "Secrets")
+        self.secrets = ApplicationSecrets(self, "Secrets", retain=retain)
 
         CfnOutput(self, "DocumentsBucketName", value=self.documents.bucket_name, description="Upload documents here")
         CfnOutput(self, "BackupBucketName", value=self.backups.bucket_name)

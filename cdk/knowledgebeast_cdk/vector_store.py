@@ -1,8 +1,11 @@
 """Vector store: one ChromaDB task on ECS Fargate, data on EFS, reachable by Cloud Map DNS only.
 
-Chroma is a single-writer store, so exactly one task may run at any time: desired count 1 and
-a deployment that stops the old task before starting the new one (min 0 % / max 100 %). The
-price is a short unavailability window per deploy, which the query path reports as 503.
+Chroma is a single-writer store, so exactly one task may run at any time: desired count 1, a
+deployment that stops the old task before starting the new one (min 0 % / max 100 %), no AZ
+rebalancing, and, for whatever slips past those (a manual scale-up, a second service on the
+retained file system), the entrypoint's exclusive lock on the data directory: a second writer
+waits for it, then refuses to start. The price is a short unavailability window per deploy,
+which the query path reports as 503.
 
 EFS (not ECS-managed EBS) holds the data: an EBS volume that ECS creates for a task is deleted
 or detached with that task, so the index would be lost on every task replacement unless it is
@@ -17,6 +20,7 @@ from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_efs as efs
 from aws_cdk import aws_logs as logs
@@ -27,6 +31,11 @@ from constructs import Construct
 #: UID/GID of the non-root user baked into containers/chromadb/Dockerfile.
 CHROMA_UID = "10001"
 CHROMA_DATA_PATH = "/data"
+#: Same command as the Dockerfile HEALTHCHECK: a script of bash built-ins the image copies in (the
+#: base image has no curl). tests/rehearsal runs both strings against the real entrypoint.
+CHROMA_HEALTH_CHECK = ["CMD", "knowledgebeast-chroma-healthcheck"]
+#: Grace before failed checks count; sized from a measured index load time (containers/chromadb/README.md).
+CHROMA_START_PERIOD = Duration.seconds(60)
 
 
 class ChromaFileSystem(Construct):
@@ -116,17 +125,20 @@ class ChromaService(Construct):
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
         container = self.task_definition.add_container(
             "chroma",
-            image=ecs.ContainerImage.from_asset(str(image_directory)),
+            # The task runs on X86_64: build for it even on an ARM machine (else "exec format error").
+            image=ecs.ContainerImage.from_asset(str(image_directory), platform=ecr_assets.Platform.LINUX_AMD64),
             port_mappings=[ecs.PortMapping(container_port=port, name="chroma")],
+            # The image's proxy (and its health check) listen on PROXY_PORT, 8000 unless told otherwise.
+            environment={"PROXY_PORT": str(port)} if port != 8000 else None,
             secrets={"CHROMA_AUTH_TOKEN": ecs.Secret.from_secrets_manager(auth_token)},
             logging=ecs.LogDrivers.aws_logs(stream_prefix="chroma", log_group=self.log_group),
             readonly_root_filesystem=True,
             health_check=ecs.HealthCheck(
-                command=["CMD-SHELL", f"curl -fsS http://127.0.0.1:{port}/healthz || exit 1"],
+                command=CHROMA_HEALTH_CHECK,
                 interval=Duration.seconds(30),
                 timeout=Duration.seconds(5),
                 retries=3,
-                start_period=Duration.seconds(60),
+                start_period=CHROMA_START_PERIOD,
             ),
             stop_timeout=Duration.seconds(60),
         )
@@ -143,6 +155,8 @@ class ChromaService(Construct):
             min_healthy_percent=0,
             max_healthy_percent=100,
             circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
+            # Rebalancing starts a task in another AZ before stopping one: never for a single writer.
+            availability_zone_rebalancing=ecs.AvailabilityZoneRebalancing.DISABLED,
             security_groups=[security_group],
             vpc_subnets=subnets,
             assign_public_ip=False,

@@ -44,7 +44,7 @@ def test_memory_cache_lru_and_ttl() -> None:
 
 
 def test_redis_cache_roundtrip_and_clear(redis_server: Any) -> None:
-    cache = RedisCache.connect("127.0.0.1", redis_server.port)
+    cache = RedisCache.connect("127.0.0.1", redis_server.port, timeout=5.0)
     cache.set("kb:q:one", b"payload", ttl=30)
     assert cache.get("kb:q:one") == b"payload"
     assert 0 < cache.client.ttl("kb:q:one") <= 30
@@ -58,7 +58,7 @@ def test_queries_survive_redis_dying_mid_run(http_store: Any, embedder: Any, col
     try:
         ingest = IngestService(http_store, embedder, embedder.token_counter)
         ingest.ingest_bytes(b"Backups run every hour.", collection=collection_name, source="b.txt")
-        cache = RedisCache.connect("127.0.0.1", server.port)
+        cache = RedisCache.connect("127.0.0.1", server.port, timeout=5.0)
         service = QueryService(http_store, embedder, cache)
         request = QueryRequest(query="how often do backups run", collection=collection_name)
         assert not service.query(request).cached
@@ -78,7 +78,7 @@ def test_queries_survive_redis_dying_mid_run(http_store: Any, embedder: Any, col
 def test_cache_never_serves_answers_older_than_a_write(
     backend: str, http_store: Any, embedder: Any, collection_name: str, redis_server: Any
 ) -> None:
-    cache = MemoryCache(10) if backend == "memory" else RedisCache.connect("127.0.0.1", redis_server.port)
+    cache = MemoryCache(10) if backend == "memory" else RedisCache.connect("127.0.0.1", redis_server.port, timeout=5.0)
     ingest = IngestService(http_store, embedder, embedder.token_counter)
     ingest.ingest_bytes(b"The launch code is alpha.", collection=collection_name, source="code.txt")
     service = QueryService(http_store, embedder, cache)

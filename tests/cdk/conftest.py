@@ -32,23 +32,10 @@ from cdk_helpers import Synthesized  # noqa: E402
 
 
 def make_stub_assets(root: Path) -> Any:
-    """Folders in the Lambda layer layout, a few bytes each, plus the real Chroma image folder."""
-    from knowledgebeast_cdk.assets import AssetPaths
+    """Folders in the Lambda layout, a few bytes each, plus the real Chroma image folder."""
+    from knowledgebeast_cdk.assets import write_placeholder_assets
 
-    files = {
-        "functions/query/handler.py": "def handler(event, context):\n    return {}\n",
-        "functions/ingest/handler.py": "def handler(event, context):\n    return {}\n",
-        "functions/backup/handler.py": "def handler(event, context):\n    return {}\n",
-        "layers/knowledgebeast/python/knowledgebeast/__init__.py": "",
-        "build/layers/deps/python/stub_dependency/__init__.py": "",
-        "build/layers/models/models/all-MiniLM-L6-v2/config.json": "{}\n",
-    }
-    for relative, text in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    paths = AssetPaths.for_repo(root)
-    return AssetPaths(**{**vars(paths), "chroma_image": REPO_ROOT / "containers" / "chromadb"})
+    return write_placeholder_assets(root, chroma_image=REPO_ROOT / "containers" / "chromadb")
 
 
 @pytest.fixture(scope="session")
@@ -69,3 +56,31 @@ def synth(stub_assets: Any, tmp_path_factory: pytest.TempPathFactory) -> Synthes
         for role, stack in stacks.by_role().items()
     }
     return Synthesized(outdir=outdir, stacks=stacks, templates=templates)
+
+
+@pytest.fixture(scope="session")
+def synth_with(stub_assets: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Synthesize the app (EKS off, cdk-nag on) for a context; memoized per resolved settings.
+
+    Two contexts that resolve to the same DeploymentSettings (``profile=dev`` and its spelled-out
+    values) share one synth, so the flag matrix and the cost table together stay affordable.
+    """
+    from knowledgebeast_cdk.app_builder import build_app, load_cdk_json_context
+    from knowledgebeast_cdk.settings import DeploymentSettings
+
+    cache: dict[Any, Synthesized] = {}
+
+    def run(context: dict[str, Any]) -> Synthesized:
+        key = DeploymentSettings.from_mapping({**load_cdk_json_context(), **context})
+        if key not in cache:
+            outdir = tmp_path_factory.mktemp("cdk.out.options")
+            app, stacks = build_app(assets=stub_assets, outdir=str(outdir), cfn_validation=False, context=context)
+            app.synth()
+            templates = {
+                role: json.loads((outdir / f"{stack.stack_name}.template.json").read_text())
+                for role, stack in stacks.by_role().items()
+            }
+            cache[key] = Synthesized(outdir=outdir, stacks=stacks, templates=templates)
+        return cache[key]
+
+    return run

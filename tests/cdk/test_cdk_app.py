@@ -40,7 +40,19 @@ def test_cli_strings_are_converted() -> None:
 
 @pytest.mark.parametrize(
     "context",
-    [{"eks": "maybe"}, {"chroma_cpu": "lots"}, {"ingest_reserved_concurrency": 0}, {"cache_engine": "memcached"}],
+    [
+        {"eks": "maybe"},
+        {"chroma_cpu": "lots"},
+        {"ingest_reserved_concurrency": -1},
+        # A reservation below the event source's cap throttles pollers and burns receive counts.
+        {"ingest_reserved_concurrency": 1},
+        {"ingest_max_concurrency": 1},
+        {"backup_reserved_concurrency": -1},
+        {"cache_engine": "memcached"},
+        {"profile": "staging"},
+        {"egress": "vpn"},
+        {"retain_on_delete": "perhaps"},
+    ],
 )
 def test_bad_context_fails_the_synth(context: dict[str, object]) -> None:
     with pytest.raises(SettingsError):

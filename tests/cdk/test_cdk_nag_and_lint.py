@@ -7,15 +7,12 @@ the acknowledgements themselves and prove the plugin does fail on a real finding
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from aws_cdk import App, Stack, Validations
 from aws_cdk import aws_s3 as s3
-from cdk_helpers import Synthesized
+from cdk_helpers import Synthesized, cfn_lint_errors
 from cdk_nag import AwsSolutionsChecks
 from knowledgebeast_cdk.nag_suppressions import acknowledge_findings, acknowledgements
 
@@ -56,26 +53,8 @@ def test_nag_plugin_fails_synth_on_an_unacknowledged_finding(tmp_path: Path) -> 
 
 
 def test_cfn_lint_reports_no_errors(synth: Synthesized) -> None:
-    """Errors fail; warnings (e.g. W3005 on CDK's own redundant DependsOn) are CDK-generated noise.
-
-    Two cfn-lint processes, one per core: schema loading dominates its run time.
-    """
+    """Errors fail; warnings (e.g. W3005 on CDK's own redundant DependsOn) are CDK-generated noise."""
     templates = sorted(str(path) for path in synth.outdir.glob("*.template.json"))
     assert len(templates) == len(synth.templates) == 8
-    cfn_lint = str(Path(sys.executable).with_name("cfn-lint"))
-    runs = [
-        subprocess.Popen(
-            [cfn_lint, "--format", "json", "--regions", "us-east-1", "--", *templates[half::2]],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for half in (0, 1)
-    ]
-    findings = []
-    for run in runs:
-        stdout, stderr = run.communicate(timeout=300)
-        assert stdout.strip(), f"cfn-lint produced no report: {stderr}"
-        findings.extend(json.loads(stdout))
-    errors = [f"{f['Filename']}: {f['Rule']['Id']} {f['Message']}" for f in findings if f["Level"] == "Error"]
+    errors = cfn_lint_errors(templates)
     assert not errors, "\n".join(errors)

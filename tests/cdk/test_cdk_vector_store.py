@@ -9,7 +9,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from cdk_helpers import Synthesized, find_one
-from knowledgebeast_cdk.vector_store import ChromaFileSystem, ChromaService
+from knowledgebeast_cdk.vector_store import CHROMA_HEALTH_CHECK, ChromaFileSystem, ChromaService
 
 CHROMA_DIR = Path(__file__).resolve().parents[2] / "containers" / "chromadb"
 
@@ -20,6 +20,7 @@ def test_exactly_one_writer_and_no_overlap(synth: Synthesized) -> None:
     assert props["DesiredCount"] == 1
     assert props["DeploymentConfiguration"]["MinimumHealthyPercent"] == 0
     assert props["DeploymentConfiguration"]["MaximumPercent"] == 100
+    assert props["AvailabilityZoneRebalancing"] == "DISABLED"
     assert props["LaunchType"] == "FARGATE"
     assert props["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"] == "DISABLED"
 
@@ -51,7 +52,8 @@ def test_container_uses_token_secret_health_check_and_default_size(synth: Synthe
     assert [s["Name"] for s in container["Secrets"]] == ["CHROMA_AUTH_TOKEN"]
     assert "Environment" not in container
     assert container["ReadonlyRootFilesystem"] is True
-    assert "/healthz" in " ".join(container["HealthCheck"]["Command"])
+    # No curl in the base image: the check is the script the Dockerfile copies in (tests/rehearsal runs it).
+    assert container["HealthCheck"]["Command"] == CHROMA_HEALTH_CHECK
     assert container["PortMappings"][0]["ContainerPort"] == 8000
 
 
@@ -82,3 +84,15 @@ def test_cpu_and_memory_are_configurable() -> None:
     assertions.Template.from_stack(stack).has_resource_properties(
         "AWS::ECS::TaskDefinition", {"Cpu": "2048", "Memory": "8192"}
     )
+
+
+def test_image_is_built_for_the_task_cpu(synth: Synthesized) -> None:
+    """The task requires X86_64, so the asset is built for linux/amd64 even on an ARM machine."""
+    import json
+
+    (assets_file,) = synth.outdir.glob(f"{synth.stacks.by_role()['VectorStore'].stack_name}.assets.json")
+    images = json.loads(assets_file.read_text())["dockerImages"]
+    (image,) = images.values()
+    assert image["source"]["platform"] == "linux/amd64"
+    _, task = find_one(synth.resources("VectorStore", "AWS::ECS::TaskDefinition"))
+    assert task["Properties"]["RuntimePlatform"]["CpuArchitecture"] == "X86_64"

@@ -58,3 +58,71 @@ def test_two_workers_serve_against_a_chroma_server(tmp_path: Path, chroma_server
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def _sockets(pid: int) -> set[int]:
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(int(target[8:-1]))
+    return inodes
+
+
+def _tcp(port: int) -> dict[int, str]:
+    """inode -> state ("0A" listen, "01" established) of IPv4 sockets whose local port is ``port``."""
+    found = {}
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == port:
+            found[int(fields[9])] = fields[3]
+    return found
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    kids.append(int(entry.name))
+            except OSError:
+                continue
+    return kids
+
+
+def test_keep_alive_connections_spread_over_every_worker(tmp_path: Path, chroma_server: Any) -> None:
+    """Each worker listens on its own SO_REUSEPORT socket, so the kernel spreads new connections;
+    with one shared socket a busy worker could accept every keep-alive connection."""
+    port = free_port()
+    env = _env(tmp_path, WORKERS="2", CHROMA_HOST="127.0.0.1", CHROMA_PORT=str(chroma_server.port))
+    process = subprocess.Popen(
+        [*CLI, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    clients = [httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) for _ in range(16)]
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            listening = {pid: _sockets(pid) for pid in _children(process.pid)}
+            states = _tcp(port)
+            listeners = {pid: [i for i in inodes if states.get(i) == "0A"] for pid, inodes in listening.items()}
+            if sum(1 for found in listeners.values() if found) == 2:
+                break
+            assert time.monotonic() < deadline and process.poll() is None, "two listening workers never appeared"
+            time.sleep(0.5)
+        for client in clients:
+            assert client.get("/health/live").status_code == 200  # one keep-alive connection each
+        states = _tcp(port)
+        per_worker = [
+            sum(1 for inode in _sockets(pid) if states.get(inode) == "01") for pid, found in listeners.items() if found
+        ]
+        assert sum(per_worker) == 16
+        assert min(per_worker) >= 2, per_worker  # all on one worker: the kernel did not spread them
+    finally:
+        for client in clients:
+            client.close()
+        process.terminate()
+        assert process.wait(timeout=60) == 0

@@ -17,6 +17,35 @@ import pytest
 from tests.utils.servers import ServerProcess, start_chroma, start_redis
 
 
+class ConnectAttempts:
+    """Counts TCP connection attempts per destination port, made by any client in this process.
+
+    It wraps ``socket.socket.connect`` and calls the real one, so every connection still happens:
+    tests use it to prove "no retries" by counting, not by timing (a count does not flake on a
+    busy machine, an elapsed-time bound does).
+    """
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.ports: list[int] = []
+        real_connect = socket.socket.connect
+        attempts = self
+
+        def connect(sock: socket.socket, address: Any) -> None:
+            if isinstance(address, tuple) and len(address) >= 2:
+                attempts.ports.append(int(address[1]))
+            return real_connect(sock, address)
+
+        monkeypatch.setattr(socket.socket, "connect", connect)
+
+    def to(self, port: int) -> int:
+        return self.ports.count(port)
+
+
+@pytest.fixture
+def connect_attempts(monkeypatch: pytest.MonkeyPatch) -> ConnectAttempts:
+    return ConnectAttempts(monkeypatch)
+
+
 @pytest.fixture
 def own_redis() -> Iterator[ServerProcess]:
     server = start_redis()

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.faults.conftest import Blackhole
+from tests.faults.conftest import Blackhole, ConnectAttempts
 from tests.utils.servers import ServerProcess
 
 KEY = "fault-test-key-0123456789abcdef"
@@ -41,7 +41,11 @@ def _outage_logs(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 def test_redis_killed_queries_answer_uncached_and_limits_fail_open(
-    make_services: Any, own_redis: ServerProcess, collection_name: str, caplog: pytest.LogCaptureFixture
+    make_services: Any,
+    own_redis: ServerProcess,
+    collection_name: str,
+    caplog: pytest.LogCaptureFixture,
+    connect_attempts: ConnectAttempts,
 ) -> None:
     client, services = _app(make_services, own_redis.port, collection_name, rate_limit_per_minute=6)
     limiter = client.app.state.rate_limiter  # type: ignore[attr-defined]
@@ -54,12 +58,15 @@ def test_redis_killed_queries_answer_uncached_and_limits_fail_open(
     own_redis.kill()
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="knowledgebeast"):
-        started = time.perf_counter()
+        before = connect_attempts.to(own_redis.port)
         down = _ask(client, collection_name)
-        took = time.perf_counter() - started
         assert down.status_code == 200 and down.json()["cached"] is False
         assert down.json()["results"][0]["citation"]["source"] == "oncall.txt"
-        assert took < 1.0  # connection refused is immediate; no retries with backoff
+        # limiter and cache each try once plus their one immediate reconnect (Retry(NoBackoff(), 1),
+        # which heals a stale pooled connection), then both breakers are open. redis-py's default
+        # (3 retries with backoff from 1 s) made 8 attempts and this query take 8.5 s.
+        attempts = connect_attempts.to(own_redis.port) - before
+        assert 1 <= attempts <= 4
         assert limiter.degraded
         # per-instance limiting: the fallback starts a fresh window with the same limit (6)
         statuses = [_ask(client, collection_name).status_code for _ in range(6)]
@@ -78,25 +85,25 @@ def test_redis_killed_queries_answer_uncached_and_limits_fail_open(
 
 
 def test_hung_redis_times_out_and_is_skipped(
-    make_services: Any, blackhole: Blackhole, collection_name: str, caplog: pytest.LogCaptureFixture
+    make_services: Any,
+    blackhole: Blackhole,
+    collection_name: str,
+    caplog: pytest.LogCaptureFixture,
+    connect_attempts: ConnectAttempts,
 ) -> None:
     """A Redis that accepts connections and never answers costs one timeout, then nothing."""
     client, _ = _app(make_services, blackhole.port, collection_name, rate_limit_per_minute=3, redis_timeout_seconds=0.3)
     with caplog.at_level(logging.WARNING, logger="knowledgebeast"):
-        started = time.perf_counter()
         first = _ask(client, collection_name)
-        first_took = time.perf_counter() - started
     assert first.status_code == 200 and first.json()["cached"] is False
     assert first.headers["x-ratelimit-remaining"] == "2"  # counted by the in-process fallback
-    # one read timeout for the limiter and one for the cache (no retries, no backoff), then both
-    # breakers are open
-    assert 0.6 <= first_took < 1.5
-    assert blackhole.connections, "the clients did connect: this was a read timeout, not a refusal"
-    started = time.perf_counter()
+    # one read timeout for the limiter and one for the cache (no retries: a retry after a timeout
+    # reconnects, which would count here), then both breakers are open
+    assert connect_attempts.to(blackhole.port) == 2
+    assert "redis unavailable, continuing uncached" in caplog.text
     second = _ask(client, collection_name, "what changes on Monday")
-    second_took = time.perf_counter() - started
-    # no Redis round trip at all (breakers open): the two timeouts are gone, only the query is left
-    assert second.status_code == 200 and second_took < first_took - 0.45
+    # no Redis round trip at all (breakers open): not even a connection attempt
+    assert second.status_code == 200 and connect_attempts.to(blackhole.port) == 2
     assert _ask(client, collection_name).status_code == 200
     refused = _ask(client, collection_name)
     assert refused.status_code == 429 and refused.headers["retry-after"]

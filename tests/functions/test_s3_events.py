@@ -59,8 +59,14 @@ def test_sns_envelope_is_unwrapped() -> None:
 
 @pytest.mark.parametrize(
     "body",
-    ["", "not json", "[]", json.dumps({"Records": "x"}), json.dumps({"Records": [{"eventSource": "aws:sqs"}]}),
-     json.dumps({"Records": [{"eventSource": "aws:s3", "s3": {}}]})],
+    [
+        "",
+        "not json",
+        "[]",
+        json.dumps({"Records": "x"}),
+        json.dumps({"Records": [{"eventSource": "aws:sqs"}]}),
+        json.dumps({"Records": [{"eventSource": "aws:s3", "s3": {}}]}),
+    ],
 )
 def test_malformed_messages_are_permanent(body: str) -> None:
     with pytest.raises(MalformedEventError) as info:

@@ -47,8 +47,34 @@ def test_docs_public_switch(secure_client: Callable[..., TestClient]) -> None:
     assert_error(private.get("/redoc"), 404, "not_found")
 
 
+@pytest.mark.parametrize("env", ["production", "staging"])
+def test_metrics_need_the_admin_scope_by_default_when_deployed(
+    secure_client: Callable[..., TestClient], env: str
+) -> None:
+    """Secure by default: behind the public API Gateway, /metrics is not for everyone."""
+    client = secure_client(app_env=env)
+    assert_error(client.get("/metrics"), 401, "unauthorized")
+    assert_error(client.get("/metrics", headers=key(TENANT_A_KEY)), 403, "forbidden")
+    scraped = client.get("/metrics", headers=key(ADMIN_KEY))
+    assert scraped.status_code == 200 and "http_requests_total" in scraped.text
+
+
+def test_metrics_default_from_the_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    from knowledgebeast.config import Settings
+
+    monkeypatch.delenv("METRICS_PUBLIC", raising=False)
+    for env, expected in [("development", True), ("test", True), ("staging", False), ("production", False)]:
+        monkeypatch.setenv("APP_ENV", env)
+        assert Settings().metrics_open is expected
+    monkeypatch.setenv("METRICS_PUBLIC", "true")
+    assert Settings().metrics_open is True  # production, explicitly opened
+    monkeypatch.setenv("APP_ENV", "development")
+    monkeypatch.setenv("METRICS_PUBLIC", "false")
+    assert Settings().metrics_open is False
+
+
 def test_metrics_public_switch(secure_client: Callable[..., TestClient]) -> None:
-    public = secure_client()
+    public = secure_client(metrics_public=True)  # production, explicitly opened
     response = public.get("/metrics")
     assert response.status_code == 200 and "http_requests_total" in response.text
 

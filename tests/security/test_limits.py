@@ -36,7 +36,7 @@ class SlowEmbedder:
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         self.calls += 1
         if self.gate is not None:
-            self.gate.wait(timeout=10)
+            self.gate.wait(timeout=120)  # a safety net only: tests open the gate themselves
         if self.delay:
             time.sleep(self.delay)
         try:
@@ -54,29 +54,36 @@ def _app(make_services: Any, embedder: Any, collection: str, **settings: Any) ->
     return create_app(services=services), services
 
 
-def _post(app: Any, collection: str, text: str) -> tuple[Any, float]:
+def _post(app: Any, collection: str, text: str) -> Any:
     client = TestClient(app, raise_server_exceptions=False)
-    started = time.perf_counter()
-    response = client.post("/api/v1/query", json={"query": text, "collection": collection})
-    return response, time.perf_counter() - started
+    return client.post("/api/v1/query", json={"query": text, "collection": collection})
+
+
+def _wait_for(condition: Any, what: str) -> None:
+    """Poll until ``condition()``; the bound only turns a hang into a failure, it is never the assertion."""
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.01)
 
 
 def test_full_query_slots_answer_503_quickly(make_services: Any, embedder: Any, collection_name: str) -> None:
-    app, services = _app(make_services, embedder, collection_name, max_concurrent_queries=1, query_timeout=10)
+    app, services = _app(make_services, embedder, collection_name, max_concurrent_queries=1, query_timeout=120)
     gate = threading.Event()
     slow = SlowEmbedder(embedder, gate=gate)
     services.query_service.embedder = slow
-    with ThreadPoolExecutor(1) as pool:
+    with ThreadPoolExecutor(2) as pool:
         first = pool.submit(_post, app, collection_name, "first question")
-        deadline = time.monotonic() + 5
-        while slow.calls == 0 and time.monotonic() < deadline:  # the first query holds the only slot
-            time.sleep(0.01)
-        refused, took = _post(app, collection_name, "second question")
+        _wait_for(lambda: slow.calls == 1, "the first query to take the only slot")
+        # The first query is held by the gate, which only this test opens, and only after the
+        # second one has answered: so the 503 proves the second query gave up on the slot instead
+        # of waiting for it (a hang would show up as the timeout below, far from the 1 s wait).
+        refused = pool.submit(_post, app, collection_name, "second question").result(timeout=120)
         error = assert_error(refused, 503, "service_unavailable")
         assert refused.headers["retry-after"] == "1" and "concurrent" in error["message"]
-        assert 0.9 <= took < 2.5  # waited the slot timeout (1 s), then refused: no hang
+        assert not gate.is_set() and slow.calls == 1  # the refused query never reached the embedder
         gate.set()
-        answered, _ = first.result(timeout=20)
+        answered = first.result(timeout=120)
     assert answered.status_code == 200 and answered.json()["results"]
     assert app.state.query_limiter.in_use == 0
 
@@ -85,24 +92,25 @@ def test_query_timeout_answers_504_and_keeps_the_slot_until_the_work_ends(
     make_services: Any, embedder: Any, collection_name: str
 ) -> None:
     app, services = _app(make_services, embedder, collection_name, max_concurrent_queries=1, query_timeout=0.5)
-    slow = SlowEmbedder(embedder, delay=2.5)
+    gate = threading.Event()
+    slow = SlowEmbedder(embedder, gate=gate)
     services.query_service.embedder = slow
-    timed_out, took = _post(app, collection_name, "a slow question")
+    # The embed cannot finish before the gate opens, so a 504 here can only come from the timeout.
+    timed_out = _post(app, collection_name, "a slow question")
     error = assert_error(timed_out, 504, "query_timeout")
     assert "0.5 s" in error["message"]
-    assert 0.45 <= took < 1.5
+    assert slow.calls == 1 and not slow.finished.is_set()
     # the abandoned embed is still running: its slot is still taken, so a new query is refused (503)
     # instead of stacking a second thread of work behind a dependency that is already too slow
     assert app.state.query_limiter.in_use == 1
-    busy, _ = _post(app, collection_name, "another question")
+    busy = _post(app, collection_name, "another question")
     assert_error(busy, 503, "service_unavailable")
-    assert slow.finished.wait(5)
-    deadline = time.monotonic() + 2
-    while app.state.query_limiter.in_use and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert app.state.query_limiter.in_use == 0
+    assert slow.calls == 1  # refused before any work
+    gate.set()
+    _wait_for(slow.finished.is_set, "the abandoned embed to finish")
+    _wait_for(lambda: app.state.query_limiter.in_use == 0, "the slot to be released")
     services.query_service.embedder = embedder
-    recovered, _ = _post(app, collection_name, "a fast question")
+    recovered = _post(app, collection_name, "a fast question")
     assert recovered.status_code == 200
 
 

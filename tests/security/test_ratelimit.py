@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -22,22 +21,49 @@ from tests.security.helpers import ADMIN_KEY, TENANT_A_KEY, TENANT_B_KEY, assert
 def _redis(port: int) -> Any:
     import redis
 
-    return redis.Redis(host="127.0.0.1", port=port, socket_timeout=1.0, socket_connect_timeout=1.0)
+    return redis.Redis(host="127.0.0.1", port=port, socket_timeout=5.0, socket_connect_timeout=5.0)
 
 
 # the limiters ---------------------------------------------------------------------------------
 
 
+class ManualClock:
+    """A monotonic clock the test moves by hand: windows open and close exactly when told."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_memory_limiter_fixed_window() -> None:
-    limiter = MemoryRateLimiter(3, window=0.3)
+    clock = ManualClock(1000.0)
+    limiter = MemoryRateLimiter(3, window=0.3, clock=clock)
     decisions = [limiter.hit("a") for _ in range(4)]
     assert [d.allowed for d in decisions] == [True, True, True, False]
     assert [d.remaining for d in decisions] == [2, 1, 0, 0]
     assert all(d.limit == 3 and d.reset_seconds == 1 for d in decisions)  # rounded up, never 0
     assert decisions[-1].retry_after == 1
     assert limiter.hit("b").allowed  # another caller has its own window
-    time.sleep(0.35)
+    clock.now += 0.29
+    assert not limiter.hit("a").allowed  # still the same window
+    clock.now += 0.02
     assert limiter.hit("a").remaining == 2  # a new window
+
+
+def test_reset_never_exceeds_the_window() -> None:
+    """Regression: ``(now + 60) - now`` is 60.00000000000023 at this clock value, and ceil gave 61.
+
+    This is the cause of the X-RateLimit-Reset failure seen under CI (``1 <= reset <= 60``): it
+    depended on the monotonic clock's value, not on load.
+    """
+    now = 1988.0009999766369
+    assert (now + 60.0) - now > 60  # the floating-point case this test is about
+    limiter = MemoryRateLimiter(3, window=60, clock=ManualClock(now))
+    first = limiter.hit("a")
+    assert first.reset_seconds == 60
+    assert first.headers()["X-RateLimit-Reset"] == "60"
 
 
 def test_memory_limiter_memory_is_bounded() -> None:
@@ -54,7 +80,8 @@ def test_redis_limiter_window_and_headers(redis_server: Any) -> None:
     decisions = [limiter.hit(identity) for _ in range(5)]
     assert [d.allowed for d in decisions] == [True, True, True, False, False]
     assert [d.remaining for d in decisions] == [2, 1, 0, 0, 0]
-    assert all(55 <= d.reset_seconds <= 60 for d in decisions)
+    resets = [d.reset_seconds for d in decisions]
+    assert all(1 <= r <= 60 for r in resets) and resets == sorted(resets, reverse=True)  # counts down
     assert decisions[-1].headers() == {
         "X-RateLimit-Limit": "3",
         "X-RateLimit-Remaining": "0",
@@ -154,7 +181,7 @@ def test_api_limits_per_credential_with_headers(secure_client: Callable[..., Tes
 
 
 def test_probes_docs_and_metrics_are_never_limited(secure_client: Callable[..., TestClient]) -> None:
-    client = secure_client(rate_limit_per_minute=1)
+    client = secure_client(rate_limit_per_minute=1, metrics_public=True)
     for _ in range(5):
         for path in ("/health", "/health/live", "/health/ready", "/metrics", "/docs", "/openapi.json"):
             response = client.get(path)

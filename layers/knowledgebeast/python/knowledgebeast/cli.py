@@ -122,11 +122,10 @@ def cmd_serve(args: argparse.Namespace, services: Services) -> int:
             raise ConfigurationError(
                 "WORKERS > 1 needs a Chroma server (CHROMA_HOST): the embedded store allows one process"
             )
-        # each worker builds its own app from the environment (the import string is required)
-        uvicorn.run(
-            "knowledgebeast.api.asgi:app", host=args.host, port=args.port, log_level="warning", workers=settings.workers
-        )
-        return 0
+        from knowledgebeast.api.server import serve_workers
+
+        # one SO_REUSEPORT socket per worker: keep-alive clients spread over every process
+        return serve_workers(args.host, args.port, settings.workers)
     uvicorn.run(create_app(services=services), host=args.host, port=args.port, log_level="warning")
     return 0
 
@@ -188,6 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--source")
     delete.set_defaults(func=cmd_delete)
 
+    from knowledgebeast.worker.cli import add_worker_commands
+
+    add_worker_commands(sub)
     try:
         from knowledgebeast.backup.cli import add_backup_commands
     except ImportError:

@@ -31,6 +31,8 @@ YAML_KEYS: dict[str, str] = {
     "database.chromadb.host": "chroma_host",
     "database.chromadb.port": "chroma_port",
     "database.chromadb.batch_size": "chroma_batch_size",
+    "database.chromadb.tenant": "chroma_tenant",
+    "database.chromadb.database": "chroma_database",
     "database.chromadb.data_dir": "data_dir",
     "database.chromadb.hnsw.m": "hnsw_m",
     "database.chromadb.hnsw.ef_construction": "hnsw_ef_construction",
@@ -137,7 +139,9 @@ class Settings(BaseSettings):
     jwt_audience: str | None = None
     rate_limit_per_minute: int = Field(100, ge=0)
     docs_public: bool = True
-    metrics_public: bool = True
+    metrics_public: bool | None = None
+    """``/metrics`` without credentials. Unset: open in development/test, admin scope in
+    staging/production (the API Gateway is public). ``true`` opens it everywhere; ``false`` closes it."""
 
     # vector store
     data_dir: Path = _REPO_ROOT / "data"
@@ -146,6 +150,13 @@ class Settings(BaseSettings):
     chroma_ssl: bool = False
     chroma_auth_token: SecretStr | None = None
     chroma_auth_token_secret_arn: str | None = None
+    chroma_tenant: str = "default_tenant"
+    """Tenant and database of a distributed or hosted Chroma (Chroma Cloud); the defaults are a
+    single-node server's."""
+    chroma_database: str = "default_database"
+    chroma_api_key: SecretStr | None = None
+    """Hosted Chroma's API key, sent as ``x-chroma-token`` (Chroma Cloud's header)."""
+    chroma_api_key_secret_arn: str | None = None
     chroma_batch_size: int = Field(1000, ge=1)
     hnsw_m: int = Field(16, ge=2)
     hnsw_ef_construction: int = Field(200, ge=10)
@@ -155,6 +166,8 @@ class Settings(BaseSettings):
     # AWS storage (set by the CDK stacks; unset in local mode)
     documents_bucket: str | None = None
     backup_bucket: str | None = None
+    ingest_queue_url: str | None = None
+    """SQS queue of S3 notifications read by ``knowledgebeast worker ingest``."""
 
     # cache
     redis_host: str | None = None
@@ -236,6 +249,13 @@ class Settings(BaseSettings):
     @property
     def auth_configured(self) -> bool:
         return bool(self.api_key or self.api_keys_secret_arn or self.jwt_secret or self.jwt_secret_arn)
+
+    @property
+    def metrics_open(self) -> bool:
+        """Whether ``/metrics`` answers without credentials (secure by default outside development)."""
+        if self.metrics_public is not None:
+            return self.metrics_public
+        return self.app_env in ("development", "test")
 
     def require_safe_for_environment(self) -> None:
         """Fail closed: only ``development`` and ``test`` may run without authentication."""

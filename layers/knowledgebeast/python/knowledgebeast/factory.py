@@ -39,6 +39,9 @@ def build_store(settings: Settings) -> VectorStoreProtocol:
         settings.chroma_port,
         ssl=settings.chroma_ssl,
         auth_token=token,
+        tenant=settings.chroma_tenant,
+        database=settings.chroma_database,
+        api_key=resolve_secret(settings.chroma_api_key, settings.chroma_api_key_secret_arn),
         hnsw=hnsw,
         batch_size=settings.chroma_batch_size,
     )

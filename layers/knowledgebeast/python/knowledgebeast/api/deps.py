@@ -111,11 +111,12 @@ async def _charge(request: Request, limiter: RateLimiter, identity: str) -> None
 
 
 async def require_metrics_access(request: Request) -> None:
-    """/metrics is public unless METRICS_PUBLIC=false, then it needs the admin scope.
+    """/metrics needs the admin scope in staging/production unless METRICS_PUBLIC=true; open in
+    development/test unless METRICS_PUBLIC=false (``Settings.metrics_open``).
 
     Not rate limited, like health and docs: a scraper must never be throttled into blind spots.
     """
-    if get_settings(request).metrics_public:
+    if get_settings(request).metrics_open:
         return
     authenticator: Authenticator = request.app.state.authenticator
     principal = await authenticator.authenticate(request, "admin")

@@ -17,7 +17,10 @@ _UNITS = {"Count": MetricUnit.Count, "Seconds": MetricUnit.Seconds}
 def emf_sink(name: str, value: float, unit: str, dimensions: dict[str, str]) -> None:
     """Print one EMF document for one observation (CloudWatch extracts it from the log line)."""
     with single_metric(
-        name=name, unit=_UNITS.get(unit, MetricUnit.NoUnit), value=value, namespace=NAMESPACE,
+        name=name,
+        unit=_UNITS.get(unit, MetricUnit.NoUnit),
+        value=value,
+        namespace=NAMESPACE,
         default_dimensions=dimensions or {"service": "knowledgebeast"},
     ):
         pass

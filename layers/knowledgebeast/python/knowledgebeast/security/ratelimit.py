@@ -34,7 +34,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -81,12 +81,18 @@ class RateLimitDecision:
         }
 
 
-def _decision(limit: int, count: int, seconds_left: float) -> RateLimitDecision:
+def _decision(limit: int, count: int, seconds_left: float, window: float) -> RateLimitDecision:
+    """Seconds to reset are rounded up (never 0) and never exceed the window.
+
+    The clamp is not cosmetic: for a fresh window ``seconds_left`` is ``(now + window) - now``,
+    which floating point can round to ``window + 2e-13``; ``ceil`` then gave 61 for a 60 s window
+    (roughly one first request in four thousand, depending on the clock's value).
+    """
     return RateLimitDecision(
         allowed=count <= limit,
         limit=limit,
         remaining=max(0, limit - count),
-        reset_seconds=max(1, math.ceil(seconds_left)),
+        reset_seconds=min(max(1, math.ceil(window)), max(1, math.ceil(seconds_left))),
     )
 
 
@@ -110,15 +116,23 @@ class MemoryRateLimiter:
     backend = "memory"
     blocking = False
 
-    def __init__(self, limit: int, *, window: float = WINDOW_SECONDS, max_identities: int = 10_000) -> None:
+    def __init__(
+        self,
+        limit: int,
+        *,
+        window: float = WINDOW_SECONDS,
+        max_identities: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.limit = limit
         self._window = window
         self._max = max_identities
+        self._clock = clock
         self._windows: dict[str, tuple[float, int]] = {}
         self._lock = threading.Lock()
 
     def hit(self, identity: str) -> RateLimitDecision:
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             ends, count = self._windows.get(identity, (0.0, 0))
             if ends <= now:
@@ -127,7 +141,7 @@ class MemoryRateLimiter:
             self._windows[identity] = (ends, count)
             if len(self._windows) > self._max:
                 self._prune(now)
-        return _decision(self.limit, count, ends - now)
+        return _decision(self.limit, count, ends - now, self._window)
 
     def _prune(self, now: float) -> None:
         live = {key: value for key, value in self._windows.items() if value[0] > now}
@@ -173,7 +187,7 @@ class RedisRateLimiter:
                 if self._degraded:
                     self._degraded = False
                     logger.info("redis rate limiting restored")
-        return _decision(self.limit, int(count), int(ttl_ms) / 1000)
+        return _decision(self.limit, int(count), int(ttl_ms) / 1000, self._window_ms / 1000)
 
     def _failed(self, exc: Exception) -> None:
         with self._lock:

@@ -114,20 +114,38 @@ class ChromaStore:
 
     @classmethod
     def http(
-        cls, host: str, port: int, *, ssl: bool = False, auth_token: str | None = None, **kwargs: Any
+        cls,
+        host: str,
+        port: int,
+        *,
+        ssl: bool = False,
+        auth_token: str | None = None,
+        tenant: str | None = None,
+        database: str | None = None,
+        api_key: str | None = None,
+        **kwargs: Any,
     ) -> ChromaStore:
-        """Client of a Chroma server; the token is sent as a Bearer header for the auth proxy."""
+        """Client of a Chroma server; the token is sent as a Bearer header for the auth proxy.
+
+        ``tenant``/``database``/``api_key`` address a distributed or hosted Chroma (Chroma Cloud:
+        ``api_key`` goes in its ``x-chroma-token`` header); unset means the server's defaults.
+        """
         import chromadb
+        from chromadb.config import DEFAULT_DATABASE, DEFAULT_TENANT
         from chromadb.config import Settings as ChromaSettings
 
-        headers = {"Authorization": f"Bearer {auth_token}"} if auth_token else None
+        headers = {"Authorization": f"Bearer {auth_token}"} if auth_token else {}
+        if api_key:
+            headers["x-chroma-token"] = api_key
         with _translate_errors():
             client = chromadb.HttpClient(
                 host=host,
                 port=port,
                 ssl=ssl,
-                headers=headers,
+                headers=headers or None,
                 settings=ChromaSettings(anonymized_telemetry=False),
+                tenant=tenant or DEFAULT_TENANT,
+                database=database or DEFAULT_DATABASE,
             )
         return cls(client, **kwargs)
 

@@ -143,7 +143,7 @@ async def clear_cache(principal: AdminPrincipal, services: ServicesDep) -> Clear
 async def prometheus_metrics(_access: MetricsAccess) -> Response:
     """Prometheus exposition of every counter and histogram of this process.
 
-    Public by default (scrapers inside the VPC); METRICS_PUBLIC=false requires the admin scope.
+    Admin scope in staging/production, open in development/test; METRICS_PUBLIC overrides both.
     Route templates and counts only: no document text, query or credential ever becomes a label.
     """
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest

@@ -1,0 +1,1 @@
+"""Long-running workers for containers (the Lambda functions' jobs without Lambda)."""
