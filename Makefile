@@ -27,7 +27,7 @@ run: install models
 	$(VENV)/bin/knowledgebeast ingest examples/docs
 	$(VENV)/bin/knowledgebeast query "How do I deploy to AWS?" --top-k 3
 	@echo
-	@echo "Serving on http://127.0.0.1:8000 (Ctrl-C to stop). Try:"
+	@echo "Serving on http://127.0.0.1:8000 (Ctrl-C to stop). Open http://127.0.0.1:8000/ for the search page, or try:"
 	@echo "  curl -s localhost:8000/api/v1/query -H 'content-type: application/json' -d '{\"query\": \"How do I deploy to AWS?\", \"top_k\": 3}'"
 	@echo "  curl -s localhost:8000/health/ready"
 	$(VENV)/bin/knowledgebeast serve --host 127.0.0.1 --port 8000
