@@ -100,6 +100,7 @@ CHECK_IMPORTS = (
     "jwt",
     "charset_normalizer",
     "snowballstemmer",
+    "Stemmer",
     "multipart",
     "knowledgebeast.api.app",
     "knowledgebeast.aws.s3_events",
