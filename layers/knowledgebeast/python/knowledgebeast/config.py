@@ -136,6 +136,8 @@ class Settings(BaseSettings):
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     rate_limit_per_minute: int = Field(100, ge=0)
+    secrets_max_age_seconds: int = Field(300, ge=0)
+    """How long a secret read by ARN is reused before Secrets Manager is asked again (rotation delay)."""
     docs_public: bool = True
     metrics_public: bool = True
 

@@ -1,8 +1,9 @@
 """The composition root: the one place that turns Settings into concrete components.
 
 Lambda handlers, the CLI and the local server all call :func:`build_services`; components never
-read settings themselves, they receive values. Secrets given by ARN are fetched here, once per
-container, from Secrets Manager.
+read settings themselves, they receive values. Secrets given by ARN become
+:class:`~knowledgebeast.secrets.SecretSource` objects that components read when they need the value
+(re-read from Secrets Manager every SECRETS_MAX_AGE_SECONDS, so rotations need no redeploy).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from functools import cached_property
+
+from pydantic import SecretStr
 
 from knowledgebeast.cache.base import CacheProtocol
 from knowledgebeast.chunking import ChunkingConfig
@@ -19,10 +22,15 @@ from knowledgebeast.ingest import IngestOptions, IngestService
 from knowledgebeast.parsing import ParseLimits
 from knowledgebeast.query import QueryService, RetrievalConfig
 from knowledgebeast.rerank.base import RerankerProtocol
-from knowledgebeast.secrets import resolve_secret
+from knowledgebeast.secrets import SecretSource
 from knowledgebeast.store.base import VectorStoreProtocol
 
 logger = logging.getLogger(__name__)
+
+
+def secret(settings: Settings, value: SecretStr | None, arn: str | None) -> SecretSource:
+    """A secret from its settings pair (literal value, ARN), read through the rotation-aware cache."""
+    return SecretSource.from_settings(value, arn, settings.secrets_max_age_seconds)
 
 
 def build_store(settings: Settings) -> VectorStoreProtocol:
@@ -33,7 +41,7 @@ def build_store(settings: Settings) -> VectorStoreProtocol:
     )
     if settings.chroma_host is None:
         return ChromaStore.persistent(settings.data_dir / "chroma", hnsw=hnsw, batch_size=settings.chroma_batch_size)
-    token = resolve_secret(settings.chroma_auth_token, settings.chroma_auth_token_secret_arn)
+    token = secret(settings, settings.chroma_auth_token, settings.chroma_auth_token_secret_arn)
     return ChromaStore.http(
         settings.chroma_host,
         settings.chroma_port,
@@ -57,7 +65,7 @@ def build_cache(settings: Settings) -> CacheProtocol | None:
         settings.redis_host,
         settings.redis_port,
         db=settings.redis_db,
-        password=resolve_secret(settings.redis_password, settings.redis_password_secret_arn),
+        password=secret(settings, settings.redis_password, settings.redis_password_secret_arn),
         ssl=settings.redis_ssl,
         timeout=settings.redis_timeout_seconds,
         pool_size=settings.connection_pool_size,

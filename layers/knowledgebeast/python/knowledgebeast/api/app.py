@@ -16,10 +16,9 @@ from knowledgebeast.api.middleware import RequestContextMiddleware
 from knowledgebeast.api.routes import collections, documents, health, query
 from knowledgebeast.config import Settings, get_settings
 from knowledgebeast.errors import ConfigurationError
-from knowledgebeast.factory import Services, build_services
+from knowledgebeast.factory import Services, build_services, secret
 from knowledgebeast.observability.tracing import configure_tracing
-from knowledgebeast.secrets import resolve_secret
-from knowledgebeast.security.auth import Authenticator, parse_api_keys
+from knowledgebeast.security.auth import Authenticator
 from knowledgebeast.security.ratelimit import RateLimiter, build_rate_limiter
 
 if TYPE_CHECKING:
@@ -35,10 +34,11 @@ Authenticate with `X-API-Key` or `Authorization: Bearer <JWT>` (unless running i
 
 
 def build_authenticator(settings: Settings) -> Authenticator:
-    keys = resolve_secret(settings.api_key, settings.api_keys_secret_arn)
-    jwt_secret = resolve_secret(settings.jwt_secret, settings.jwt_secret_arn)
     return Authenticator(
-        parse_api_keys(keys), jwt_secret=jwt_secret, jwt_issuer=settings.jwt_issuer, jwt_audience=settings.jwt_audience
+        secret(settings, settings.api_key, settings.api_keys_secret_arn),
+        jwt_secret=secret(settings, settings.jwt_secret, settings.jwt_secret_arn),
+        jwt_issuer=settings.jwt_issuer,
+        jwt_audience=settings.jwt_audience,
     )
 
 
@@ -55,7 +55,7 @@ def _rate_limit_redis(settings: Settings, services: Services) -> redis.Redis | N
         settings.redis_host,
         settings.redis_port,
         db=settings.redis_db,
-        password=resolve_secret(settings.redis_password, settings.redis_password_secret_arn),
+        password=secret(settings, settings.redis_password, settings.redis_password_secret_arn),
         ssl=settings.redis_ssl,
         timeout=settings.redis_timeout_seconds,
         pool_size=settings.connection_pool_size,

@@ -7,6 +7,12 @@ and iat are verified (and iss/aud when configured); ``scope`` (space separated) 
 gives the scopes and ``collections`` the tenant restriction. With no credential configured the
 API is open, which only ``development``/``test`` allow (see Settings.require_safe_for_environment).
 
+Rotation: keys and the JWT secret come from :class:`~knowledgebeast.secrets.SecretSource`, read
+again once their cached copy is ``SECRETS_MAX_AGE_SECONDS`` old; a changed key text is parsed again,
+so a rotated key is accepted (and the old one refused) within minutes, without a redeploy. Whether
+the API is open is decided once, at start: a secret rotated to nothing refuses everyone, it never
+opens the API.
+
 Nothing secret ever leaves this module: errors name the failure class (``ExpiredSignatureError``),
 never the key, the token or the JWT secret, and keys are only ever held as digests.
 """
@@ -21,6 +27,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from knowledgebeast.errors import AuthenticationError, ConfigurationError
+from knowledgebeast.secrets import SecretSource
 from knowledgebeast.security.principal import ANONYMOUS, SCOPES, Principal
 
 logger = logging.getLogger(__name__)
@@ -54,23 +61,57 @@ def parse_api_keys(text: str | None) -> list[ApiKeyEntry]:
     return entries
 
 
+class ApiKeyRing:
+    """The API-key entries of the current secret text, parsed again only when the text changes.
+
+    A rotated text that does not parse keeps the previous entries (logged): a typo in the secret
+    must not lock every caller out; at start-up the same typo is a configuration error.
+    """
+
+    def __init__(self, source: SecretSource) -> None:
+        self._source = source
+        self._text = source.get()
+        self._entries = parse_api_keys(self._text)
+
+    def entries(self) -> list[ApiKeyEntry]:
+        text = self._source.get()
+        if text != self._text:
+            try:
+                self._entries = parse_api_keys(text)
+            except ConfigurationError:
+                logger.error("the rotated API key secret does not parse; keeping the previous keys")
+            self._text = text
+        return self._entries
+
+
+def _as_source(value: str | SecretSource | None) -> SecretSource:
+    return value if isinstance(value, SecretSource) else SecretSource(literal=value or None)
+
+
 class Authenticator:
     def __init__(
         self,
-        api_keys: list[ApiKeyEntry],
+        api_keys: list[ApiKeyEntry] | SecretSource | None = None,
         *,
-        jwt_secret: str | None = None,
+        jwt_secret: str | SecretSource | None = None,
         jwt_issuer: str | None = None,
         jwt_audience: str | None = None,
     ) -> None:
-        self._keys = api_keys
-        self._jwt_secret = jwt_secret
+        self._keys: list[ApiKeyEntry] | ApiKeyRing = (
+            ApiKeyRing(api_keys) if isinstance(api_keys, SecretSource) else list(api_keys or [])
+        )
+        self._jwt_secret = _as_source(jwt_secret)
         self._issuer = jwt_issuer
         self._audience = jwt_audience
+        self._open = not self._key_entries() and not self._jwt_secret.get()
+
+    def _key_entries(self) -> list[ApiKeyEntry]:
+        return self._keys.entries() if isinstance(self._keys, ApiKeyRing) else self._keys
 
     @property
     def open(self) -> bool:
-        return not self._keys and not self._jwt_secret
+        """No credential was configured at start (development mode): every caller is anonymous."""
+        return self._open
 
     async def authenticate(self, request: Request, scope: str) -> Principal:
         """Identify the caller and require ``scope`` (401 unknown caller, 403 known but not allowed)."""
@@ -87,14 +128,14 @@ class Authenticator:
             return ANONYMOUS
         if api_key:
             return self._from_api_key(api_key)
-        if authorization and authorization.lower().startswith("bearer ") and self._jwt_secret:
+        if authorization and authorization.lower().startswith("bearer "):
             return self._from_jwt(authorization[7:].strip())
         raise AuthenticationError("missing credentials: send X-API-Key or Authorization: Bearer <JWT>")
 
     def _from_api_key(self, key: str) -> Principal:
         digest = _digest(key)
         match: ApiKeyEntry | None = None
-        for entry in self._keys:  # compare against every entry: timing does not reveal which matched
+        for entry in self._key_entries():  # compare against every entry: timing does not reveal which matched
             if hmac.compare_digest(entry.digest, digest):
                 match = entry
         if match is None:
@@ -104,11 +145,13 @@ class Authenticator:
     def _from_jwt(self, token: str) -> Principal:
         import jwt
 
-        assert self._jwt_secret is not None
+        secret = self._jwt_secret.get()
+        if not secret:
+            raise AuthenticationError("bearer tokens are not accepted: no JWT_SECRET is configured")
         try:
             claims = jwt.decode(
                 token,
-                self._jwt_secret,
+                secret,
                 algorithms=["HS256"],
                 issuer=self._issuer,
                 audience=self._audience,
