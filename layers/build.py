@@ -91,6 +91,7 @@ CHECK_IMPORTS = (
     "mangum",
     "aws_lambda_powertools.utilities.batch",
     "aws_lambda_powertools.metrics",
+    "aws_lambda_powertools.utilities.parameters",
     "redis",
     "pydantic_settings",
     "yaml",

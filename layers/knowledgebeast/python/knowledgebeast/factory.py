@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
@@ -25,12 +26,36 @@ from knowledgebeast.rerank.base import RerankerProtocol
 from knowledgebeast.secrets import SecretSource
 from knowledgebeast.store.base import VectorStoreProtocol
 
+if TYPE_CHECKING:
+    from knowledgebeast.security.auth import Authenticator
+
 logger = logging.getLogger(__name__)
 
 
 def secret(settings: Settings, value: SecretStr | None, arn: str | None) -> SecretSource:
     """A secret from its settings pair (literal value, ARN), read through the rotation-aware cache."""
     return SecretSource.from_settings(value, arn, settings.secrets_max_age_seconds)
+
+
+def build_authenticator(settings: Settings) -> Authenticator:
+    from knowledgebeast.security.auth import Authenticator
+    from knowledgebeast.security.oidc import OidcVerifier
+
+    oidc = None
+    if settings.oidc_jwks_url and settings.oidc_issuer:
+        oidc = OidcVerifier(
+            settings.oidc_jwks_url,
+            issuer=settings.oidc_issuer,
+            audience=settings.oidc_audience,
+            scope_prefix=settings.oidc_scope_prefix,
+        )
+    return Authenticator(
+        secret(settings, settings.api_key, settings.api_keys_secret_arn),
+        jwt_secret=secret(settings, settings.jwt_secret, settings.jwt_secret_arn),
+        jwt_issuer=settings.jwt_issuer,
+        jwt_audience=settings.jwt_audience,
+        oidc=oidc,
+    )
 
 
 def build_store(settings: Settings) -> VectorStoreProtocol:
@@ -121,6 +146,10 @@ class Services:
     """Lazily built components of one process (a Lambda container, the CLI, the server)."""
 
     settings: Settings
+
+    @cached_property
+    def authenticator(self) -> Authenticator:
+        return build_authenticator(self.settings)
 
     @cached_property
     def store(self) -> VectorStoreProtocol:

@@ -18,7 +18,6 @@ from knowledgebeast.config import Settings, get_settings
 from knowledgebeast.errors import ConfigurationError
 from knowledgebeast.factory import Services, build_services, secret
 from knowledgebeast.observability.tracing import configure_tracing
-from knowledgebeast.security.auth import Authenticator
 from knowledgebeast.security.ratelimit import RateLimiter, build_rate_limiter
 
 if TYPE_CHECKING:
@@ -31,15 +30,6 @@ DESCRIPTION = """Retrieval over your documents for RAG: hybrid lexical + dense s
 All errors share one shape: `{"error": {"code", "message", "request_id", "details"}}`.
 Authenticate with `X-API-Key` or `Authorization: Bearer <JWT>` (unless running in development mode).
 """
-
-
-def build_authenticator(settings: Settings) -> Authenticator:
-    return Authenticator(
-        secret(settings, settings.api_key, settings.api_keys_secret_arn),
-        jwt_secret=secret(settings, settings.jwt_secret, settings.jwt_secret_arn),
-        jwt_issuer=settings.jwt_issuer,
-        jwt_audience=settings.jwt_audience,
-    )
 
 
 def _rate_limit_redis(settings: Settings, services: Services) -> redis.Redis | None:
@@ -71,7 +61,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     settings.require_safe_for_environment()
     services = services or build_services(settings)
     configure_tracing(settings.otel_exporter_otlp_endpoint, settings.otel_sample_rate)
-    authenticator = build_authenticator(settings)
+    authenticator = services.authenticator
     if authenticator.open and settings.app_env in ("production", "staging"):
         # Settings were non-empty but yielded no usable credential (API_KEY=",", an empty secret).
         raise ConfigurationError(

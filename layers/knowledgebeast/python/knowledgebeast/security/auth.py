@@ -2,8 +2,9 @@
 
 API keys: ``API_KEY`` holds comma-separated entries ``key`` or ``key:coll1|coll2`` (or a Secrets
 Manager secret with the same text, ``API_KEYS_SECRET_ARN``). Only SHA-256 digests are kept in
-memory and compared with :func:`hmac.compare_digest`. JWT: HS256 with ``JWT_SECRET``; exp, nbf
-and iat are verified (and iss/aud when configured); ``scope`` (space separated) or ``scopes``
+memory and compared with :func:`hmac.compare_digest`. JWT: HS256 with ``JWT_SECRET``, or RS256/ES256
+from an OIDC issuer such as Cognito (:mod:`knowledgebeast.security.oidc`); exp, nbf and iat are
+verified (and iss/aud when configured); ``scope`` (space separated) or ``scopes``
 gives the scopes and ``collections`` the tenant restriction. With no credential configured the
 API is open, which only ``development``/``test`` allow (see Settings.require_safe_for_environment).
 
@@ -23,12 +24,14 @@ import hashlib
 import hmac
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.requests import Request
 
 from knowledgebeast.errors import AuthenticationError, ConfigurationError
 from knowledgebeast.secrets import SecretSource
-from knowledgebeast.security.principal import ANONYMOUS, SCOPES, Principal
+from knowledgebeast.security.oidc import OidcVerifier
+from knowledgebeast.security.principal import ANONYMOUS, SCOPES, AuthMethod, Principal
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +99,7 @@ class Authenticator:
         jwt_secret: str | SecretSource | None = None,
         jwt_issuer: str | None = None,
         jwt_audience: str | None = None,
+        oidc: OidcVerifier | None = None,
     ) -> None:
         self._keys: list[ApiKeyEntry] | ApiKeyRing = (
             ApiKeyRing(api_keys) if isinstance(api_keys, SecretSource) else list(api_keys or [])
@@ -103,7 +107,8 @@ class Authenticator:
         self._jwt_secret = _as_source(jwt_secret)
         self._issuer = jwt_issuer
         self._audience = jwt_audience
-        self._open = not self._key_entries() and not self._jwt_secret.get()
+        self._oidc = oidc
+        self._open = not self._key_entries() and not self._jwt_secret.get() and oidc is None
 
     def _key_entries(self) -> list[ApiKeyEntry]:
         return self._keys.entries() if isinstance(self._keys, ApiKeyRing) else self._keys
@@ -143,13 +148,28 @@ class Authenticator:
         return Principal(subject=match.label, collections=match.collections, method="api_key")
 
     def _from_jwt(self, token: str) -> Principal:
+        """HS256 tokens are checked with JWT_SECRET, asymmetric ones with the OIDC issuer's keys."""
+        import jwt
+
+        try:
+            algorithm = jwt.get_unverified_header(token).get("alg")
+        except jwt.PyJWTError as exc:
+            raise AuthenticationError(f"invalid token: {type(exc).__name__}") from exc
+        if algorithm == "HS256":
+            return _principal(self._decode_hs256(token), method="jwt")
+        if self._oidc is not None:
+            claims = self._oidc.decode(token)
+            return _principal(claims, method="oidc", scopes=self._oidc.scopes(_scope_claim(claims)))
+        raise AuthenticationError("invalid token: InvalidAlgorithmError")
+
+    def _decode_hs256(self, token: str) -> dict[str, Any]:
         import jwt
 
         secret = self._jwt_secret.get()
         if not secret:
-            raise AuthenticationError("bearer tokens are not accepted: no JWT_SECRET is configured")
+            raise AuthenticationError("invalid token: HS256 tokens are not accepted (no JWT_SECRET)")
         try:
-            claims = jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 secret,
                 algorithms=["HS256"],
@@ -160,19 +180,26 @@ class Authenticator:
             )
         except jwt.PyJWTError as exc:
             raise AuthenticationError(f"invalid token: {type(exc).__name__}") from exc
-        raw_scopes = claims.get("scope") or claims.get("scopes") or []
-        if isinstance(raw_scopes, str):
-            scopes = raw_scopes.split()
-        elif isinstance(raw_scopes, list):
-            scopes = [s for s in raw_scopes if isinstance(s, str)]
-        else:
-            scopes = []
-        return Principal(
-            subject=str(claims["sub"]),
-            scopes=frozenset(s for s in scopes if s in SCOPES),
-            collections=_collections_claim(claims),
-            method="jwt",
-        )
+        return claims
+
+
+def _scope_claim(claims: dict[str, Any]) -> list[str]:
+    raw_scopes = claims.get("scope") or claims.get("scopes") or []
+    if isinstance(raw_scopes, str):
+        return raw_scopes.split()
+    if isinstance(raw_scopes, list):
+        return [s for s in raw_scopes if isinstance(s, str)]
+    return []
+
+
+def _principal(claims: dict[str, Any], *, method: AuthMethod, scopes: list[str] | None = None) -> Principal:
+    granted = _scope_claim(claims) if scopes is None else scopes
+    return Principal(
+        subject=str(claims["sub"]),
+        scopes=frozenset(s for s in granted if s in SCOPES),
+        collections=_collections_claim(claims),
+        method=method,
+    )
 
 
 def _collections_claim(claims: dict[str, object]) -> frozenset[str] | None:
