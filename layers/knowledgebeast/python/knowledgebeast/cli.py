@@ -96,17 +96,20 @@ def cmd_serve(args: argparse.Namespace, services: Services) -> int:
     import uvicorn
 
     from knowledgebeast.api.app import create_app
+    from knowledgebeast.observability import multiprocess
 
     settings = services.settings
+    if settings.workers > 1 and settings.embedded_store:
+        raise ConfigurationError(
+            "WORKERS > 1 needs a Chroma server (CHROMA_HOST): the embedded store allows one process"
+        )
+    if settings.workers > 1 and settings.prometheus_enabled:
+        multiprocess.prepare_directory(settings.prometheus_multiproc_dir)
     if settings.prometheus_enabled and settings.prometheus_port:
         from prometheus_client import start_http_server
 
-        start_http_server(settings.prometheus_port, addr=args.host)
+        start_http_server(settings.prometheus_port, addr=args.host, registry=multiprocess.registry())
     if settings.workers > 1:
-        if settings.embedded_store:
-            raise ConfigurationError(
-                "WORKERS > 1 needs a Chroma server (CHROMA_HOST): the embedded store allows one process"
-            )
         # each worker builds its own app from the environment (the import string is required)
         uvicorn.run(
             "knowledgebeast.api.asgi:app", host=args.host, port=args.port, log_level="warning", workers=settings.workers

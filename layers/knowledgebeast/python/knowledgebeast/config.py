@@ -206,6 +206,8 @@ class Settings(BaseSettings):
     # observability
     prometheus_enabled: bool = True
     prometheus_port: int | None = None
+    prometheus_multiproc_dir: Path | None = None
+    """Sample files of every worker when WORKERS > 1 (emptied at start; a temporary directory if unset)."""
     otel_exporter_otlp_endpoint: str | None = None
     otel_sample_rate: float = Field(0.0, ge=0, le=1)
     powertools_tracer_enabled: bool = False
