@@ -120,10 +120,10 @@ def cmd_serve(args: argparse.Namespace, services: Services) -> int:
 
 
 def cmd_collections(args: argparse.Namespace, services: Services) -> int:
-    from knowledgebeast.identity import RESERVED_COLLECTIONS
+    from knowledgebeast.identity import is_user_collection
 
     for info in services.store.list_collections():
-        if info.name not in RESERVED_COLLECTIONS:
+        if is_user_collection(info.name):
             print(f"{info.name}\t{info.count} chunks")
     return 0
 

@@ -22,12 +22,16 @@ from knowledgebeast.embedding.base import EmbedderProtocol
 from knowledgebeast.ingest import IngestOptions, IngestService
 from knowledgebeast.parsing import ParseLimits
 from knowledgebeast.query import QueryService, RetrievalConfig
+from knowledgebeast.registry import DocumentRegistry
 from knowledgebeast.rerank.base import RerankerProtocol
 from knowledgebeast.secrets import SecretSource
 from knowledgebeast.store.base import VectorStoreProtocol
 
 if TYPE_CHECKING:
+    import redis
+
     from knowledgebeast.security.auth import Authenticator
+    from knowledgebeast.security.ratelimit import RateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -77,16 +81,13 @@ def build_store(settings: Settings) -> VectorStoreProtocol:
     )
 
 
-def build_cache(settings: Settings) -> CacheProtocol | None:
-    if settings.query_cache_size <= 0 or settings.cache_ttl <= 0:
-        return None
+def build_redis(settings: Settings) -> redis.Redis | None:
+    """The process's one Redis client (None without REDIS_HOST); cache and rate limiter share its pool."""
     if settings.redis_host is None:
-        from knowledgebeast.cache.memory import MemoryCache
+        return None
+    from knowledgebeast.redis_client import connect_redis
 
-        return MemoryCache(settings.query_cache_size)
-    from knowledgebeast.cache.redis_cache import RedisCache
-
-    return RedisCache.connect(
+    return connect_redis(
         settings.redis_host,
         settings.redis_port,
         db=settings.redis_db,
@@ -95,6 +96,24 @@ def build_cache(settings: Settings) -> CacheProtocol | None:
         timeout=settings.redis_timeout_seconds,
         pool_size=settings.connection_pool_size,
     )
+
+
+def build_cache(settings: Settings, redis_client: redis.Redis | None) -> CacheProtocol | None:
+    if settings.query_cache_size <= 0 or settings.cache_ttl <= 0:
+        return None
+    if redis_client is None:
+        from knowledgebeast.cache.memory import MemoryCache
+
+        return MemoryCache(settings.query_cache_size)
+    from knowledgebeast.cache.redis_cache import RedisCache
+
+    return RedisCache(redis_client)
+
+
+def build_rate_limiter(settings: Settings, redis_client: redis.Redis | None) -> RateLimiter | None:
+    from knowledgebeast.security.ratelimit import build_rate_limiter as make_limiter
+
+    return make_limiter(settings.rate_limit_per_minute, redis_client)
 
 
 def build_embedder(settings: Settings) -> EmbedderProtocol:
@@ -160,8 +179,21 @@ class Services:
         return build_embedder(self.settings)
 
     @cached_property
+    def redis(self) -> redis.Redis | None:
+        """Shared by every Redis user of this process (one connection pool); None without REDIS_HOST."""
+        return build_redis(self.settings)
+
+    @cached_property
     def cache(self) -> CacheProtocol | None:
-        return build_cache(self.settings)
+        return build_cache(self.settings, self.redis)
+
+    @cached_property
+    def rate_limiter(self) -> RateLimiter | None:
+        return build_rate_limiter(self.settings, self.redis)
+
+    @cached_property
+    def registry(self) -> DocumentRegistry:
+        return DocumentRegistry(self.store)
 
     @cached_property
     def reranker(self) -> RerankerProtocol | None:
@@ -176,7 +208,9 @@ class Services:
     @cached_property
     def ingest_service(self) -> IngestService:
         counter = self.embedder.token_counter  # type: ignore[attr-defined]
-        return IngestService(self.store, self.embedder, counter, options=ingest_options(self.settings))
+        return IngestService(
+            self.store, self.embedder, counter, options=ingest_options(self.settings), registry=self.registry
+        )
 
 
 def build_services(settings: Settings) -> Services:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -16,12 +15,8 @@ from knowledgebeast.api.middleware import RequestContextMiddleware
 from knowledgebeast.api.routes import collections, documents, health, query
 from knowledgebeast.config import Settings, get_settings
 from knowledgebeast.errors import ConfigurationError
-from knowledgebeast.factory import Services, build_services, secret
+from knowledgebeast.factory import Services, build_services
 from knowledgebeast.observability.tracing import configure_tracing
-from knowledgebeast.security.ratelimit import RateLimiter, build_rate_limiter
-
-if TYPE_CHECKING:
-    import redis
 
 logger = logging.getLogger(__name__)
 
@@ -30,30 +25,6 @@ DESCRIPTION = """Retrieval over your documents for RAG: hybrid lexical + dense s
 All errors share one shape: `{"error": {"code", "message", "request_id", "details"}}`.
 Authenticate with `X-API-Key` or `Authorization: Bearer <JWT>` (unless running in development mode).
 """
-
-
-def _rate_limit_redis(settings: Settings, services: Services) -> redis.Redis | None:
-    """The Redis client for shared rate-limit counters: the query cache's pool when there is one."""
-    if settings.redis_host is None or settings.rate_limit_per_minute <= 0:
-        return None
-    from knowledgebeast.cache.redis_cache import RedisCache
-
-    cache = services.cache
-    if isinstance(cache, RedisCache):
-        return cache.client
-    return RedisCache.connect(
-        settings.redis_host,
-        settings.redis_port,
-        db=settings.redis_db,
-        password=secret(settings, settings.redis_password, settings.redis_password_secret_arn),
-        ssl=settings.redis_ssl,
-        timeout=settings.redis_timeout_seconds,
-        pool_size=settings.connection_pool_size,
-    ).client
-
-
-def build_app_rate_limiter(settings: Settings, services: Services) -> RateLimiter | None:
-    return build_rate_limiter(settings.rate_limit_per_minute, _rate_limit_redis(settings, services))
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
@@ -81,7 +52,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.services = services
     app.state.authenticator = authenticator
     app.state.query_limiter = QuerySlots(settings.max_concurrent_queries)
-    app.state.rate_limiter = build_app_rate_limiter(settings, services)
+    app.state.rate_limiter = services.rate_limiter
     install_error_handlers(app)
     for router in (query.router, documents.router, collections.router, health.router):
         app.include_router(router)

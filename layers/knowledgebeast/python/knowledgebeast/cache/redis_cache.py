@@ -11,11 +11,12 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from knowledgebeast.cache.base import QUERY_KEY_PREFIX
+
 if TYPE_CHECKING:
     import redis
 
 logger = logging.getLogger(__name__)
-PREFIX = "kb:q:"
 
 
 class RedisCache:
@@ -66,7 +67,7 @@ class RedisCache:
     def clear(self) -> int:
         removed = 0
         try:
-            for key in self._client.scan_iter(match=PREFIX + "*", count=500):
+            for key in self._client.scan_iter(match=QUERY_KEY_PREFIX + "*", count=500):
                 removed += int(self._client.delete(key))
         except Exception as exc:
             self._failed(exc)

@@ -57,7 +57,7 @@ async def health(services: ServicesDep, request: Request) -> dict[str, Any]:
         "timestamp": datetime.now(UTC).isoformat(),
         "environment": services.settings.app_env,
     }
-    if request.app.state.authenticator.open:
+    if services.authenticator.open:
         body["auth"] = "disabled (development mode)"
     return body
 
