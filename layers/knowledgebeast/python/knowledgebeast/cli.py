@@ -180,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_backup_commands(sub)
+    from knowledgebeast.tools.model_export import add_models_commands
+
+    add_models_commands(sub)
     return parser
 
 
