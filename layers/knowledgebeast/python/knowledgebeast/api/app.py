@@ -50,8 +50,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         openapi_url="/openapi.json" if settings.docs_public else None,
     )
     app.state.services = services
-    app.state.authenticator = authenticator
     app.state.query_limiter = QuerySlots(settings.max_concurrent_queries)
+    # Built by the factory; exposed here too for operators and tests that inspect a running app.
+    app.state.authenticator = authenticator
     app.state.rate_limiter = services.rate_limiter
     install_error_handlers(app)
     for router in (query.router, documents.router, collections.router, health.router):
