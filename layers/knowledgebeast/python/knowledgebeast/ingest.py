@@ -108,12 +108,13 @@ class IngestService:
         token_counter: TokenCounterProtocol,
         *,
         options: IngestOptions | None = None,
+        registry: DocumentRegistry | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.token_counter = token_counter
         self.options = options or IngestOptions()
-        self.registry = DocumentRegistry(store)
+        self.registry = registry or DocumentRegistry(store)
 
     def _fingerprint(self, strategy: str) -> str:
         c = self.options.chunking

@@ -19,7 +19,7 @@ from knowledgebeast.cache.base import CacheProtocol, query_cache_key
 from knowledgebeast.embedding.base import EmbedderProtocol
 from knowledgebeast.errors import BadRequestError
 from knowledgebeast.fusion import FusionMethod, fuse
-from knowledgebeast.identity import RESERVED_COLLECTIONS
+from knowledgebeast.identity import require_user_collection
 from knowledgebeast.ingest import VERSION_KEY
 from knowledgebeast.lexical import analyze, bm25_scores
 from knowledgebeast.observability import metrics
@@ -97,10 +97,7 @@ class QueryService:
             )
         where = validate_filter(request.filters, max_depth=self.config.max_filter_depth)
         self._check_min_score(request)
-        if request.collection in RESERVED_COLLECTIONS:
-            from knowledgebeast.errors import CollectionNotFoundError
-
-            raise CollectionNotFoundError(f"collection {request.collection!r} does not exist")
+        require_user_collection(request.collection)
         version = str(self.store.collection_metadata(request.collection).get(VERSION_KEY, "0"))
         key = query_cache_key(
             collection=request.collection,

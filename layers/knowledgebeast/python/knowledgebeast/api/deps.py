@@ -14,9 +14,11 @@ from knowledgebeast.errors import AuthenticationError, RateLimitedError, Unsuppo
 from knowledgebeast.factory import Services
 from knowledgebeast.ingest import IngestService
 from knowledgebeast.query import QueryService
+from knowledgebeast.registry import DocumentRegistry
 from knowledgebeast.security.auth import Authenticator
 from knowledgebeast.security.principal import Principal
 from knowledgebeast.security.ratelimit import WINDOW_SECONDS, RateLimiter, client_ip
+from knowledgebeast.store.base import VectorStoreProtocol
 
 
 def get_services(request: Request) -> Services:
@@ -36,6 +38,14 @@ def get_ingest_service(request: Request) -> IngestService:
     return get_services(request).ingest_service
 
 
+def get_store(request: Request) -> VectorStoreProtocol:
+    return get_services(request).store
+
+
+def get_registry(request: Request) -> DocumentRegistry:
+    return get_services(request).registry
+
+
 def require_json(request: Request) -> None:
     """415 for a body that is not JSON (instead of a confusing validation error)."""
     content_type = request.headers.get("content-type", "")
@@ -48,6 +58,8 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 QueryServiceDep = Annotated[QueryService, Depends(get_query_service)]
 IngestServiceDep = Annotated[IngestService, Depends(get_ingest_service)]
+StoreDep = Annotated[VectorStoreProtocol, Depends(get_store)]
+RegistryDep = Annotated[DocumentRegistry, Depends(get_registry)]
 
 
 #: Declared so OpenAPI lists both credentials and /docs offers an Authorize button. Reading the headers
@@ -83,8 +95,8 @@ async def authorize(request: Request, scope: str) -> Principal:
     (so guessing keys is throttled too, and turns into 429 once the IP's quota is spent), and a
     known caller lacking the scope still spends quota (403s are not free to hammer).
     """
-    authenticator: Authenticator = request.app.state.authenticator
-    limiter: RateLimiter | None = request.app.state.rate_limiter
+    authenticator: Authenticator = get_services(request).authenticator
+    limiter: RateLimiter | None = get_services(request).rate_limiter
     try:
         principal = authenticator.identify_request(request)
     except AuthenticationError:
@@ -118,7 +130,7 @@ async def require_metrics_access(request: Request) -> None:
     """
     if get_settings(request).metrics_open:
         return
-    authenticator: Authenticator = request.app.state.authenticator
+    authenticator: Authenticator = get_services(request).authenticator
     principal = await authenticator.authenticate(request, "admin")
     principal.require_unrestricted()  # metrics describe every tenant's traffic
 

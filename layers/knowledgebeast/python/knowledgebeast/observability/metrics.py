@@ -27,7 +27,9 @@ QUERY_STAGE = Histogram("query_stage_duration_seconds", "Time per query stage", 
 INGEST_DOCUMENTS = Counter("ingest_documents_total", "Documents processed by outcome", ["result"])
 INGEST_CHUNKS = Counter("ingest_chunks_total", "Chunks written")
 EMBEDDING_BATCH = Histogram("embedding_batch_seconds", "Time to embed one ingest batch", buckets=LATENCY_BUCKETS)
-BACKUP_LAST_SUCCESS = Gauge("backup_last_success_timestamp_seconds", "Unix time of the last complete backup")
+BACKUP_LAST_SUCCESS = Gauge(
+    "backup_last_success_timestamp_seconds", "Unix time of the last complete backup", multiprocess_mode="max"
+)
 
 #: Extra sinks (e.g. Lambda EMF) called as sink(name, value, unit, dimensions).
 _sinks: list[Callable[[str, float, str, dict[str, str]], None]] = []
