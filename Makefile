@@ -74,7 +74,7 @@ chromium:
 		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
 
 layers: install models
-	$(PY) layers/build.py --out build/layers
+	$(PY) layers/build.py --out build/layers --bytecode
 
 clean:
 	rm -rf build data cdk.out

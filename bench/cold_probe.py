@@ -7,6 +7,7 @@ Kept tiny and import-free at module level so that what it measures is the handle
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 
@@ -14,6 +15,8 @@ WALL_START = time.time()
 
 
 def main() -> int:
+    # --layers mode (bench/cold_start.py): run with `-S -E -B`, so only these paths exist, like /opt/python
+    sys.path[:0] = json.loads(os.environ.get("KB_PROBE_SYS_PATH", "[]"))
     kind = sys.argv[1] if len(sys.argv) > 1 else "query"
     collection = sys.argv[2] if len(sys.argv) > 2 else "beir"
     sys.path.insert(0, sys.argv[3] if len(sys.argv) > 3 else ".")
@@ -39,6 +42,11 @@ def main() -> int:
         failures = response.get("batchItemFailures") if isinstance(response, dict) else None
         status = 200 if not failures else 500
     answered = time.time()
+    modules_out = os.environ.get("KB_PROBE_MODULES_OUT")
+    if modules_out:  # which files a handler really loads: the layer build compiles exactly those
+        files = sorted({str(m.__file__) for m in list(sys.modules.values()) if getattr(m, "__file__", None)})
+        with open(modules_out, "w") as handle:
+            handle.write("\n".join(files) + "\n")
     print(
         json.dumps(
             {

@@ -91,6 +91,94 @@ def seed_baseline_collection(host: str, port: int, source: str) -> int:
     return added
 
 
+def grow_index(chroma_dir: Path, target_chunks: int, *, seed: int = 0) -> dict[str, Any]:
+    """Grow the served copy to ``target_chunks`` with synthetic near-duplicates of real chunks.
+
+    How: every real chunk is copied (round-robin) under a new document id (``<doc>~syn<r>``), with
+    its text, metadata and ``kb_terms`` unchanged and its vector perturbed by Gaussian noise
+    (sigma 0.02 per dimension, ~0.93 cosine to the original) and re-normalised, so the copies sit
+    in the real clusters and compete with the real chunks for every query: HNSW search, candidate
+    records and BM25 pools are exercised at the larger size. Written straight into Chroma (no
+    embedding: ingest cost is bench.ingest_throughput's subject).
+    """
+    import chromadb
+    import numpy as np
+    from chromadb.config import Settings as ChromaSettings
+
+    from bench.retrieval import COLLECTION
+
+    client = chromadb.PersistentClient(path=str(chroma_dir), settings=ChromaSettings(anonymized_telemetry=False))
+    collection = client.get_collection(COLLECTION, embedding_function=None)
+    real = collection.count()
+    rng = np.random.default_rng(seed)
+    added, offset, page, copy = 0, 0, 2000, 1
+    started = time.perf_counter()
+    while real + added < target_chunks:
+        got = collection.get(include=["embeddings", "documents", "metadatas"], limit=page, offset=offset)
+        if not got["ids"]:
+            offset, copy = 0, copy + 1
+            continue
+        offset += page
+        take = min(len(got["ids"]), target_chunks - real - added)
+        vectors = np.asarray(got["embeddings"][:take], dtype=np.float32)
+        vectors += rng.normal(0.0, 0.02, size=vectors.shape).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        metadatas: Any = []
+        for meta in (got["metadatas"] or [])[:take]:
+            clone = dict(meta or {})
+            clone["document_id"] = f"{clone.get('document_id', '')}~syn{copy}"
+            clone["source"] = f"{clone.get('source', '')}~syn{copy}"
+            metadatas.append(clone)
+        collection.upsert(
+            ids=[f"{i}~syn{copy}" for i in got["ids"][:take]],
+            embeddings=vectors,
+            documents=(got["documents"] or [])[:take],
+            metadatas=metadatas,
+        )
+        added += take
+        if added % 10_000 < take:
+            print(f"  grown by {added} chunks ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    total = collection.count()
+    client.clear_system_cache()
+    return {
+        "real_chunks": real,
+        "synthetic_chunks": added,
+        "chunks": total,
+        "grow_seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def grown_copy(index_path: Path, target_chunks: int, root: Path) -> tuple[Path, dict[str, Any]]:
+    """A cached grown copy of the index (growing 80k chunks takes minutes): built once, then reused."""
+    cached = root / f"{index_path.name}-grown-{target_chunks}"
+    marker = cached / "grown.json"
+    if not marker.exists():
+        shutil.rmtree(cached, ignore_errors=True)
+        copy_index(index_path, cached / "chroma")
+        info = grow_index(cached / "chroma", target_chunks)
+        marker.write_text(json.dumps(info))
+    return cached / "chroma", json.loads(marker.read_text())
+
+
+def warm_shared_records(host: str, port: int, redis_port: int) -> int:
+    """Load every chunk record into Redis, as ingest's write-through leaves them in production."""
+    from bench.retrieval import COLLECTION
+    from knowledgebeast.cache.records import SharedRecords
+    from knowledgebeast.cache.redis_cache import RedisCache
+    from knowledgebeast.store.chroma import ChromaStore
+
+    store = ChromaStore.http(host, port)
+    shared = SharedRecords(RedisCache.connect("127.0.0.1", redis_port, timeout=5.0))
+    offset: int | None = 0
+    loaded = 0
+    while offset is not None:
+        page = store.export_page(COLLECTION, offset=offset, limit=2000)
+        shared.put_many(COLLECTION, {c.id: (c.text, c.metadata) for c in page.chunks})
+        loaded += len(page.chunks)
+        offset = page.next_offset
+    return loaded
+
+
 def invoke(handler: Any, event: dict[str, Any]) -> dict[str, Any]:
     response = handler(event, FakeLambdaContext())
     if response.get("statusCode") != 200:
@@ -149,6 +237,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--index-root", type=Path, default=BENCH_DIR)
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--redis", action="store_true", help="Redis (valkey) as cache, record and version tier")
+    parser.add_argument("--chunks", type=int, default=0, help="grow the served index to this many chunks")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
 
@@ -161,13 +251,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     warmup, texts = all_texts[: args.warmup], all_texts[args.warmup : args.warmup + args.n]
 
     workdir = Path(tempfile.mkdtemp(prefix="latency-", dir=args.index_root))
-    server = None
+    server = redis = None
+    grown: dict[str, Any] = {}
     try:
-        copy_index(index.path, workdir / "chroma")
+        source = index.path / "chroma"
+        if args.chunks:
+            source, grown = grown_copy(index.path, args.chunks, args.index_root)
+            print(f"grown index: {grown}", file=sys.stderr)
+        shutil.copytree(source, workdir / "chroma")
         server = start_server(workdir / "chroma")
         # one client sending hundreds of queries a minute is the bench, not abuse: no rate limit
         env = {"CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(server.port), "APP_ENV": "test"}
         env["RATE_LIMIT_PER_MINUTE"] = "0"
+        if args.redis:
+            from tests.utils.servers import start_redis
+
+            redis = start_redis()
+            env.update(REDIS_HOST="127.0.0.1", REDIS_PORT=str(redis.port))
+            warmed = warm_shared_records("127.0.0.1", server.port, redis.port)
+            print(f"redis on port {redis.port}: {warmed} chunk records loaded", file=sys.stderr)
         env.update({k.upper(): str(v) for k, v in overrides.items()})
         os.environ.update(env)  # the real handler reads the environment, like in Lambda
         from bench.retrieval import make_settings
@@ -177,6 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         get_settings.cache_clear()
         settings = make_settings({**overrides, "query_cache_size": 1000, "rate_limit_per_minute": 0})
         settings = settings.model_copy(update={"chroma_host": "127.0.0.1", "chroma_port": server.port})
+        if redis is not None:
+            settings = settings.model_copy(update={"redis_host": "127.0.0.1", "redis_port": redis.port})
         handler, handler_source = query_handler(build_services(settings))
         print(f"handler: {handler_source}; chroma run on port {server.port}", file=sys.stderr)
         for text in warmup:
@@ -209,7 +313,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "handler": handler_source,
                 "top_k": TOP_K,
                 "store": "chroma run (HTTP, loopback)",
-                "cache": "in-memory (MemoryCache)",
+                "cache": "redis (valkey): answers, chunk records, versions" if redis else "in-memory (MemoryCache)",
+                "grown": grown,
                 "index": str(index.path),
                 "overrides": overrides,
                 "machine": machine_info(),
@@ -219,6 +324,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if server is not None:
             server.stop()
+        if redis is not None:
+            redis.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
 

@@ -114,8 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.global_idf:
         import knowledgebeast.query as query_module
 
-        in_pool = query_module.bm25_scores
-        query_module.bm25_scores = global_bm25(index)  # type: ignore[assignment]
+        in_pool = query_module.bm25_pool_scores
+        global_scores = global_bm25(index)
+        query_module.bm25_pool_scores = lambda terms, strings: global_scores(terms, [t.split() for t in strings])  # type: ignore[assignment]
         try:
             for config in configs:
                 label = "GLOBAL-IDF " + (",".join(f"{k}={v}" for k, v in config.items()) or "base")
@@ -124,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     rows.append({"config": label, "mode": mode, **{k: metrics[k] for k in METRIC_KEYS}})
                 print(f"  {label}: " + " ".join(f"{m}={r['ndcg@10']:.4f}" for m, r in results.items()), file=sys.stderr)
         finally:
-            query_module.bm25_scores = in_pool  # type: ignore[assignment]
+            query_module.bm25_pool_scores = in_pool  # type: ignore[assignment]
     print_table(rows, ["config", "mode", *METRIC_KEYS])
     write_json(args.json, {"base": base, "index": str(index.path), "chunks": index.info.get("chunks"), "rows": rows})
     best = max((r for r in rows if not str(r["config"]).startswith("GLOBAL")), key=lambda r: r["ndcg@10"])

@@ -54,7 +54,12 @@ PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64")
 # The size rules are the CDK's (what its asset staging leaves out, Lambda's unzipped limit), read
 # from the one module that defines them: stdlib-only, so this script needs no CDK installed.
 sys.path.insert(0, str(REPO / "cdk"))
-from knowledgebeast_cdk.assets import LAMBDA_UNZIPPED_LIMIT_BYTES, folder_size  # noqa: E402
+from knowledgebeast_cdk.assets import (  # noqa: E402
+    ASSET_EXCLUDES,
+    BUILT_LAYER_EXCLUDES,
+    LAMBDA_UNZIPPED_LIMIT_BYTES,
+    folder_size,
+)
 
 #: Non-Python files the package layer must carry: the search page served at / by the query function.
 PACKAGE_DATA = ("web/index.html", "web/app.js", "web/app.css", "web/icon.svg")
@@ -120,8 +125,15 @@ CHECK_ABSENT = ("huggingface_hub", "hf_xet", "fsspec")
 
 
 # sizes ------------------------------------------------------------------------------------------
-def size_report(layers: dict[str, Path], functions: Iterable[Path]) -> dict[str, Any]:
-    layer_bytes = {name: folder_size(path) for name, path in layers.items()}
+def size_report(
+    layers: dict[str, Path], functions: Iterable[Path], *, shipped_bytecode: Iterable[str] = ()
+) -> dict[str, Any]:
+    """``shipped_bytecode``: layers whose ``__pycache__`` is part of the layer (``--bytecode``)."""
+    with_pyc = set(shipped_bytecode)
+    layer_bytes = {
+        name: folder_size(path, BUILT_LAYER_EXCLUDES if name in with_pyc else ASSET_EXCLUDES)
+        for name, path in layers.items()
+    }
     report: dict[str, Any] = {"limit_bytes": LAMBDA_UNZIPPED_LIMIT_BYTES, "layers": layer_bytes, "functions": {}}
     for function in functions:
         code = folder_size(function)
@@ -270,11 +282,11 @@ def installed_versions(site: Path) -> dict[str, str]:
     return versions
 
 
-def build_deps(out: Path, *, force: bool) -> dict[str, Any]:
+def build_deps(out: Path, *, force: bool, bytecode: bool = False) -> dict[str, Any]:
     layer = out / "deps"
     site = layer / "python"
     stamp_file = out / ".deps.stamp"
-    stamp = _stamp("")
+    stamp = _stamp("bytecode" if bytecode else "")  # --bytecode removes sources: never reuse across modes
     if not force and site.is_dir() and stamp_file.is_file() and stamp_file.read_text() == stamp:
         print(f"deps layer up to date ({site})")
         return json.loads((out / ".deps.json").read_text())
@@ -370,6 +382,7 @@ page = query.handler(event, Context())
 assert page["statusCode"] == 200 and "<base href=" in page["body"], page["statusCode"]
 ingest = load("ingest")
 report["handlers"] = ["query", "ingest"]
+report["loaded_files"] = sorted({m.__file__ for m in list(sys.modules.values()) if getattr(m, "__file__", None)})
 print(json.dumps(report))
 """
 
@@ -431,6 +444,15 @@ def check_with_python312(out: Path, python: str, model_dir: Path, variant: str) 
     return report
 
 
+def _remove_bytecode(site: Path) -> None:
+    """Start from a layer without bytecode (a previous --bytecode build, or the check's own run)."""
+    for cache in list(site.rglob("__pycache__")):
+        shutil.rmtree(cache)
+    package_cache = site / "knowledgebeast"
+    if package_cache.is_dir():
+        shutil.rmtree(package_cache)
+
+
 def check_package_data(package_layer: Path = PACKAGE_LAYER) -> list[str]:
     """The package data files present in the layer; exits naming any that is missing."""
     root = package_layer / "python" / "knowledgebeast"
@@ -448,12 +470,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variant", default="fp32", help="model variant shipped (EMBEDDING_VARIANT must match)")
     parser.add_argument("--force", action="store_true", help="reinstall the deps layer even if up to date")
     parser.add_argument("--no-check", dest="check", action="store_false", help="skip the Python 3.12 import check")
+    parser.add_argument(
+        "--bytecode",
+        action="store_true",
+        help="ship Python 3.12 bytecode of the modules the functions load (layers/layer_bytecode.py)",
+    )
     args = parser.parse_args(argv)
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
 
     package_data = check_package_data()
-    deps = build_deps(out, force=args.force)
+    deps = build_deps(out, force=args.force, bytecode=args.bytecode)
     model = build_models(out, args.model_dir.resolve(), args.variant)
     check: dict[str, Any]
     python = find_python312() if args.check else None
@@ -464,10 +491,27 @@ def main(argv: list[str] | None = None) -> int:
     else:
         check = {"status": "passed", "interpreter": python, **check_with_python312(out, python, model, args.variant)}
     print(f"Python 3.12 check: {check['status']}")
+    loaded = check.pop("loaded_files", [])
+    bytecode: dict[str, Any] = {"shipped": False}
+    _remove_bytecode(out / "deps" / "python")
+    if args.bytecode and python is None:
+        print("bytecode skipped: it needs the Python 3.12 check (a 3.12 interpreter, no --no-check)")
+        bytecode = {"shipped": False, "skipped": "no Python 3.12 check"}
+    elif args.bytecode:
+        from layer_bytecode import compile_layers
+
+        bytecode = {
+            "shipped": True,
+            **compile_layers(python, out / "deps" / "python", PACKAGE_LAYER / "python", loaded),
+        }
+        print(f"bytecode: {bytecode}")
+        # the same check again, on the sourceless layer: proves nothing needed the removed sources
+        again = check_with_python312(out, python, model, args.variant)
+        check["after_bytecode"] = {k: v for k, v in again.items() if k != "loaded_files"}
 
     functions = sorted(path for path in FUNCTIONS.iterdir() if (path / "handler.py").is_file())
     layers = {"deps": out / "deps", "models": out / "models", "package": PACKAGE_LAYER}
-    report = size_report(layers, functions)
+    report = size_report(layers, functions, shipped_bytecode=["deps"] if bytecode["shipped"] else [])
     report.update(
         model_variant=args.variant,
         python_version=PYTHON_VERSION,
@@ -475,6 +519,7 @@ def main(argv: list[str] | None = None) -> int:
         deps_trim={k: deps[k] for k in ("removed_distributions", "bytes_before", "bytes_after")},
         deps_distributions=deps["distributions"],
         python312_check=check,
+        bytecode=bytecode,
         package_data=package_data,
     )
     (out / "sizes.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -196,6 +196,7 @@ class ComputeStack(Stack):
             memory_mib: int,
             timeout: Duration,
             reserved: int | None = None,
+            snap_start: bool = False,
         ) -> lambda_.Function:
             return VpcFunction(
                 self,
@@ -211,6 +212,7 @@ class ComputeStack(Stack):
                 timeout=timeout,
                 log_retention=log_retention,
                 reserved_concurrency=reserved,
+                snap_start=snap_start,
             ).function
 
         self.query_function = function(
@@ -221,6 +223,12 @@ class ComputeStack(Stack):
             memory_mib=settings.query_memory_mib,
             # API Gateway stops waiting after 30 s; the function must give up first.
             timeout=Duration.seconds(29),
+            snap_start=True,
+        )
+        # SnapStart applies to published versions only: the API calls the "live" alias of the
+        # current version (a new version, and snapshot, on every code or configuration change).
+        self.query_alias = lambda_.Alias(
+            self, "QueryLive", alias_name="live", version=self.query_function.current_version
         )
         self.ingest_function = function(
             "Ingest",
@@ -257,7 +265,7 @@ class ComputeStack(Stack):
         http = QueryHttpApi(
             self,
             "Http",
-            handler=self.query_function,
+            handler=self.query_alias,
             throttle_rate=settings.api_throttle_rate,
             throttle_burst=settings.api_throttle_burst,
             cors_origins=settings.cors_origins,

@@ -15,6 +15,9 @@ from pathlib import Path
 
 #: Never shipped to Lambda: byte-code caches and packaging metadata of the editable install.
 ASSET_EXCLUDES: tuple[str, ...] = ("__pycache__", "*.pyc", "*.egg-info", ".pytest_cache", ".DS_Store")
+#: The built deps layer ships Python 3.12 bytecode on purpose (``layers/build.py --bytecode``, some
+#: modules sourceless): nothing in it may be excluded.
+BUILT_LAYER_EXCLUDES: tuple[str, ...] = (".DS_Store",)
 #: Lambda's limit for function code plus all layers, unzipped (262,144,000 bytes).
 LAMBDA_UNZIPPED_LIMIT_BYTES = 262_144_000
 
@@ -94,7 +97,10 @@ class AssetPaths:
         """Sum what the biggest function mounts and fail now rather than at deploy time."""
         layers = (self.deps_layer, self.models_layer, self.package_layer)
         for function in (self.query_function, self.ingest_function, self.backup_function):
-            total = sum(folder_size(path) for path in (*layers, function))
+            total = sum(
+                folder_size(path, BUILT_LAYER_EXCLUDES if path == self.deps_layer else ASSET_EXCLUDES)
+                for path in (*layers, function)
+            )
             if total > LAMBDA_UNZIPPED_LIMIT_BYTES:
                 raise AssetTooLargeError(
                     f"{function.name}: code + layers unzipped = {total / 1e6:.1f} MB, over Lambda's "

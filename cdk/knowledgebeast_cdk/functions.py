@@ -15,7 +15,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from knowledgebeast_cdk.assets import ASSET_EXCLUDES
+from knowledgebeast_cdk.assets import ASSET_EXCLUDES, BUILT_LAYER_EXCLUDES
 
 #: The layers are built for CPython 3.12 manylinux x86_64 wheels (see platform notes).
 RUNTIME = lambda_.Runtime.PYTHON_3_12
@@ -33,7 +33,9 @@ class ApplicationLayers(Construct):
         self, scope: Construct, construct_id: str, *, deps_dir: Path, models_dir: Path, package_dir: Path
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dependencies = self._layer("Dependencies", deps_dir, "Python dependencies (manylinux x86_64)")
+        self.dependencies = self._layer(
+            "Dependencies", deps_dir, "Python dependencies (manylinux x86_64)", excludes=BUILT_LAYER_EXCLUDES
+        )
         self.models = self._layer("Models", models_dir, "Embedding model (ONNX) under /opt/models")
         self.package = self._layer("Package", package_dir, "The knowledgebeast package")
 
@@ -41,11 +43,13 @@ class ApplicationLayers(Construct):
     def all(self) -> list[lambda_.ILayerVersion]:
         return [self.dependencies, self.models, self.package]
 
-    def _layer(self, construct_id: str, directory: Path, description: str) -> lambda_.LayerVersion:
+    def _layer(
+        self, construct_id: str, directory: Path, description: str, excludes: Sequence[str] = ASSET_EXCLUDES
+    ) -> lambda_.LayerVersion:
         return lambda_.LayerVersion(
             self,
             construct_id,
-            code=lambda_.Code.from_asset(str(directory), exclude=list(ASSET_EXCLUDES)),
+            code=lambda_.Code.from_asset(str(directory), exclude=list(excludes)),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
             description=f"KnowledgeBeast: {description}",
@@ -74,6 +78,7 @@ class VpcFunction(Construct):
         timeout: Duration,
         log_retention: logs.RetentionDays,
         reserved_concurrency: int | None = None,
+        snap_start: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
@@ -94,4 +99,6 @@ class VpcFunction(Construct):
             timeout=timeout,
             reserved_concurrent_executions=reserved_concurrency,
             log_group=self.log_group,
+            # SnapStart: init runs once per published version, environments restore from its snapshot
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snap_start else None,
         )

@@ -117,3 +117,15 @@ def test_grants_follow_least_privilege(synth: Synthesized) -> None:
     assert "SecretsApiKeys" in statements("Query") and "SecretsApiKeys" not in statements("Ingest")
     assert "SecretsRedisAuthToken" not in statements("Backup")
     assert "BackupsBucket" not in statements("Query") and "DocumentsBucket" not in statements("Backup")
+
+
+def test_query_function_uses_snapstart_through_a_published_alias(synth: Synthesized) -> None:
+    """SnapStart only applies to published versions: the API must call the alias, not $LATEST."""
+    assert _function(synth, "Query")["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    assert "SnapStart" not in _function(synth, "Ingest")  # SQS-driven: cold starts are not user-facing
+    alias_name, alias = find_one(synth.resources("Api", "AWS::Lambda::Alias"))
+    assert alias["Properties"]["Name"] == "live"
+    version_name, _ = find_one(synth.resources("Api", "AWS::Lambda::Version"))
+    assert alias["Properties"]["FunctionVersion"] == {"Fn::GetAtt": [version_name, "Version"]}
+    _, integration = find_one(synth.resources("Api", "AWS::ApiGatewayV2::Integration"))
+    assert integration["Properties"]["IntegrationUri"] == {"Ref": alias_name}

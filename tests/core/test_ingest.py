@@ -124,3 +124,31 @@ def test_bad_inputs_are_typed_errors(service: IngestService, collection_name: st
 def test_every_strategy_indexes(service: IngestService, collection_name: str, strategy: str) -> None:
     result = service.ingest_bytes(GUIDE_V1 * 20, collection=collection_name, source="big.md", strategy=strategy)
     assert result.chunks == len(_chunks(service, collection_name, result.document_id)) > 1
+
+
+def test_bulk_ingest_matches_one_by_one(service: IngestService, collection_name: str, embedder: Any) -> None:
+    """ingest_many: same chunks, outcomes and registry as ingest_bytes, one write per batch."""
+    from knowledgebeast.ingest import IngestItem
+
+    service.ingest_bytes(GUIDE_V1, collection=collection_name, source="kept.md")
+    service.ingest_bytes(GUIDE_V1, collection=collection_name, source="changed.md")
+    version = service.store.collection_metadata(collection_name)[VERSION_KEY]
+    items = [
+        IngestItem(GUIDE_V1, "kept.md"),  # unchanged: skipped before any write
+        IngestItem(GUIDE_V2, "changed.md"),  # replaced: the old version's chunks must go
+        IngestItem(b"Backups run hourly and are kept for a week.", "new.txt", metadata={"team": "ops"}),
+    ]
+    results = service.ingest_many(items, collection=collection_name)
+    assert [r.outcome for r in results] == ["unchanged", "replaced", "indexed"]
+    assert service.store.collection_metadata(collection_name)[VERSION_KEY] != version  # bumped once
+    changed = _chunks(service, collection_name, results[1].document_id)
+    assert len(changed) == results[1].chunks and all("bootstrap" not in c.text for c in changed)
+    (new,) = _chunks(service, collection_name, results[2].document_id)
+    assert new.metadata["team"] == "ops" and new.text.startswith("Backups")
+    one_by_one = embedder.embed(["new.txt\nBackups run hourly and are kept for a week."])
+    stored = service.store.export_page(collection_name, offset=0, limit=100).chunks
+    vector = next(c.embedding for c in stored if c.id == new.id)
+    assert float(one_by_one[0] @ vector) > 0.9999  # batching changed nothing the model computes
+    assert service.registry.get(results[2].document_id).chunk_count == 1  # type: ignore[union-attr]
+    again = service.ingest_many(items[1:], collection=collection_name)
+    assert [r.outcome for r in again] == ["unchanged", "unchanged"]

@@ -191,3 +191,36 @@ def test_dashboard_queries_use_exported_metrics() -> None:
         for target in panel["targets"]:
             used = _metric_names_in(target["expr"])
             assert used and used <= exported, (panel["title"], used - exported)
+
+
+def test_emf_is_flushed_once_per_invocation(capsys: pytest.CaptureFixture[str]) -> None:
+    """Inside a handler nothing is printed until it returns; then one document per dimension set."""
+    from knowledgebeast.observability.emf import emf_sink, enable_emf, flush_metrics_after
+
+    printed_during: list[str] = []
+
+    @flush_metrics_after
+    def handler() -> str:
+        metrics.observe_stage("embed", 0.004)
+        metrics.observe_stage("search", 0.006)
+        metrics.observe_stage("embed", 0.005)
+        metrics.observe_cache("redis", True)
+        printed_during.append(capsys.readouterr().out)
+        return "answered"
+
+    enable_emf()
+    try:
+        capsys.readouterr()
+        assert handler() == "answered"
+    finally:
+        metrics._sinks.remove(emf_sink)
+    assert printed_during == [""]
+    docs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert len(docs) == 3  # stage=embed, stage=search, backend=redis
+    embed = next(d for d in docs if d.get("stage") == "embed")
+    assert embed["query_stage_duration_seconds"] == [pytest.approx(0.004), pytest.approx(0.005)]
+    assert embed["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["stage"]]
+    cache = next(d for d in docs if d.get("backend") == "redis")
+    assert cache["cache_requests_total"] == [1] and cache["cache_hits_total"] == [1]
+    names = {m["Name"] for m in cache["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    assert names == {"cache_requests_total", "cache_hits_total"}

@@ -213,6 +213,8 @@ class Settings(BaseSettings):
     embedding_model_dir: Path = Field(default_factory=_default_model_dir)
     embedding_variant: Literal["fp32", "int8"] = "fp32"
     embedding_batch_size: int = Field(32, ge=1)
+    #: ONNX Runtime intra-op threads; 0 = the CPUs this process may run on (Lambda: its vCPUs).
+    embedding_threads: int = Field(0, ge=0)
     rerank_model_dir: Path | None = None
     rerank_top_n: int = Field(50, ge=1)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
@@ -62,14 +62,17 @@ def build_authenticator(settings: Settings) -> Authenticator:
     )
 
 
-def build_store(settings: Settings) -> VectorStoreProtocol:
+def build_store(settings: Settings, cache: CacheProtocol | None = None) -> VectorStoreProtocol:
     from knowledgebeast.store.chroma import ChromaStore, HnswConfig
 
     hnsw = HnswConfig(
         m=settings.hnsw_m, ef_construction=settings.hnsw_ef_construction, ef_search=settings.hnsw_ef_search
     )
+    shared = shared_store_tiers(cache, f"{settings.chroma_tenant}/{settings.chroma_database}")
     if settings.chroma_host is None:
-        return ChromaStore.persistent(settings.data_dir / "chroma", hnsw=hnsw, batch_size=settings.chroma_batch_size)
+        return ChromaStore.persistent(
+            settings.data_dir / "chroma", hnsw=hnsw, batch_size=settings.chroma_batch_size, **shared
+        )
     token = secret(settings, settings.chroma_auth_token, settings.chroma_auth_token_secret_arn)
     return ChromaStore.http(
         settings.chroma_host,
@@ -81,6 +84,7 @@ def build_store(settings: Settings) -> VectorStoreProtocol:
         api_key=secret(settings, settings.chroma_api_key, settings.chroma_api_key_secret_arn).get(),
         hnsw=hnsw,
         batch_size=settings.chroma_batch_size,
+        **shared,
     )
 
 
@@ -99,6 +103,23 @@ def build_redis(settings: Settings) -> redis.Redis | None:
         timeout=settings.redis_timeout_seconds,
         pool_size=settings.connection_pool_size,
     )
+
+
+def shared_store_tiers(cache: CacheProtocol | None, namespace: str) -> dict[str, Any]:
+    """With Redis, chunk records and collection versions are shared by every instance (see
+    knowledgebeast.cache.records / .versions), keyed under the Chroma tenant/database so that two
+    databases sharing one Redis never share a version; without Redis the store reads Chroma."""
+    from knowledgebeast.cache.redis_cache import RedisCache
+
+    if not isinstance(cache, RedisCache):
+        return {}
+    from knowledgebeast.cache.records import SharedRecords
+    from knowledgebeast.cache.versions import SharedVersions
+
+    return {
+        "shared_records": SharedRecords(cache, namespace=namespace),
+        "versions": SharedVersions(cache, namespace=namespace),
+    }
 
 
 def build_cache(settings: Settings, redis_client: redis.Redis | None) -> CacheProtocol | None:
@@ -123,7 +144,10 @@ def build_embedder(settings: Settings) -> EmbedderProtocol:
     from knowledgebeast.embedding.onnx_embedder import OnnxEmbedder
 
     return OnnxEmbedder(
-        settings.embedding_model_dir, variant=settings.embedding_variant, batch_size=settings.embedding_batch_size
+        settings.embedding_model_dir,
+        variant=settings.embedding_variant,
+        batch_size=settings.embedding_batch_size,
+        intra_op_threads=settings.embedding_threads or None,
     )
 
 
@@ -175,7 +199,7 @@ class Services:
 
     @cached_property
     def store(self) -> VectorStoreProtocol:
-        return build_store(self.settings)
+        return build_store(self.settings, self.cache)
 
     @cached_property
     def embedder(self) -> EmbedderProtocol:

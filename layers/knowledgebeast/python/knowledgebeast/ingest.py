@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
@@ -31,6 +31,7 @@ from knowledgebeast.observability import metrics
 from knowledgebeast.parsing import ParseLimits, parse_document
 from knowledgebeast.parsing.base import ParsedDocument
 from knowledgebeast.registry import DocumentRecord, DocumentRegistry, sequencer_is_newer
+from knowledgebeast.store.base import VERSION_KEY as VERSION_KEY  # re-exported: backup modules use it
 from knowledgebeast.store.base import Metadata, MetadataValue, VectorStoreProtocol
 
 logger = logging.getLogger(__name__)
@@ -54,7 +55,6 @@ SYSTEM_KEYS = frozenset(
     }
 )
 MAX_USER_METADATA_KEYS = 32
-VERSION_KEY = "kb_version"
 #: Title/heading context prepended for the model; chunks leave room for it (chunk_max_tokens 224 of 254).
 MAX_CONTEXT_CHARS = 120
 
@@ -70,6 +70,32 @@ class IngestResult:
     chunks: int = 0
     seconds: float = 0.0
     title: str = ""
+
+
+@dataclass(frozen=True)
+class IngestItem:
+    """One document for :meth:`IngestService.ingest_many` (the arguments of ``ingest_bytes``)."""
+
+    data: bytes
+    source: str
+    filename: str | None = None
+    media_type: str | None = None
+    metadata: Mapping[str, object] | None = None
+    sequencer: str = ""
+    title: str | None = None
+
+
+@dataclass
+class _Pending:
+    """A parsed and chunked document waiting for the batch's writes."""
+
+    started: float
+    existing: DocumentRecord | None
+    ids: list[str]
+    texts: list[str]
+    embedding_texts: list[str]
+    metadatas: list[Metadata]
+    record: DocumentRecord
 
 
 @dataclass(frozen=True)
@@ -142,44 +168,79 @@ class IngestService:
         sequencer: str = "",
         title: str | None = None,
     ) -> IngestResult:
-        started = time.perf_counter()
+        item = IngestItem(data, source, filename, media_type, metadata, sequencer, title)
+        return self.ingest_many([item], collection=collection, strategy=strategy)[0]
+
+    def ingest_many(
+        self, items: Sequence[IngestItem], *, collection: str, strategy: str | None = None
+    ) -> list[IngestResult]:
+        """Index several documents with one embedding run, one upsert, one version bump and one
+        registry write: per-call costs of the model and the store are paid once per batch instead of
+        once per document (the batch's chunks are embedded in length-sorted batches, so short and
+        long chunks are not padded to each other). The write order, and so the crash safety, is the
+        one described in this module's docstring, applied to the whole batch."""
         strategy = strategy or self.options.strategy
-        user_metadata = clean_user_metadata(metadata)
+        sources = [item.source for item in items]
+        if len(set(sources)) < len(sources):  # one document twice: each version must be its own write
+            return [self.ingest_many([item], collection=collection, strategy=strategy)[0] for item in items]
         self.ensure_collection(collection)
-        doc_id = document_id(collection, source)
+        results: list[IngestResult | None] = [None] * len(items)
+        pending: list[tuple[int, _Pending]] = []
+        for number, item in enumerate(items):
+            prepared = self._prepare(item, collection, strategy)
+            if isinstance(prepared, IngestResult):
+                results[number] = prepared
+            else:
+                pending.append((number, prepared))
+        if pending:
+            self._write(collection, [p for _, p in pending])
+            for number, p in pending:
+                outcome: Outcome = "replaced" if p.existing and not p.existing.deleted else "indexed"
+                metrics.count_ingest(outcome, p.record.chunk_count)
+                results[number] = self._done(
+                    p.record.document_id,
+                    collection,
+                    p.record.source,
+                    outcome,
+                    p.record.chunk_count,
+                    p.started,
+                    p.record.title,
+                )
+        return [result for result in results if result is not None]
+
+    def _prepare(self, item: IngestItem, collection: str, strategy: str) -> IngestResult | _Pending:
+        """Everything before the first write: skip/unchanged decisions, parsing, chunking, metadata."""
+        started = time.perf_counter()
+        user_metadata = clean_user_metadata(item.metadata)
+        doc_id = document_id(collection, item.source)
         existing = self.registry.get(doc_id)
+        sequencer, source = item.sequencer, item.source
         if sequencer and existing and existing.sequencer and not sequencer_is_newer(sequencer, existing.sequencer):
             return self._done(doc_id, collection, source, "skipped", 0, started, existing.title)
         new_hash = content_hash(
-            data, fingerprint=f"{self._fingerprint(strategy)}|{title}|{sorted(user_metadata.items())!r}"
+            item.data, fingerprint=f"{self._fingerprint(strategy)}|{item.title}|{sorted(user_metadata.items())!r}"
         )
         if existing and not existing.deleted and existing.content_hash == new_hash:
             if sequencer and sequencer != existing.sequencer:
                 self.registry.put(_replace(existing, sequencer=sequencer))
             return self._done(doc_id, collection, source, "unchanged", existing.chunk_count, started, existing.title)
 
-        parsed = parse_document(data, filename=filename or source, media_type=media_type, limits=self.options.limits)
+        filename = item.filename or source
+        parsed = parse_document(item.data, filename=filename, media_type=item.media_type, limits=self.options.limits)
         chunks = make_chunker(strategy, self.options.chunking, self.token_counter).chunk(parsed)
-        title = title or parsed.title or (filename or source).rsplit("/", 1)[-1]
+        title = item.title or parsed.title or filename.rsplit("/", 1)[-1]
         now = datetime.now(UTC).isoformat()
-        ids = [chunk_id(doc_id, new_hash, chunk.index) for chunk in chunks]
-        metadatas = [
-            self._chunk_metadata(chunk, parsed, doc_id, source, title, new_hash, len(chunks), now, user_metadata)
-            for chunk in chunks
-        ]
-        embed_started = time.perf_counter()
-        vectors = self.embedder.embed([_embedding_text(title, chunk) for chunk in chunks])
-        metrics.observe_embedding_batch(time.perf_counter() - embed_started)
-        self.store.upsert(collection, ids, vectors, [c.text for c in chunks], metadatas)
-        stale = [
-            item.id
-            for item in self.store.get_where(collection, {"document_id": {"$eq": doc_id}}, include_text=False)
-            if item.id not in set(ids)
-        ]
-        self.store.delete_ids(collection, stale)
-        self.bump_version(collection)
-        self.registry.put(
-            DocumentRecord(
+        return _Pending(
+            started=started,
+            existing=existing,
+            ids=[chunk_id(doc_id, new_hash, chunk.index) for chunk in chunks],
+            texts=[chunk.text for chunk in chunks],
+            embedding_texts=[_embedding_text(title, chunk) for chunk in chunks],
+            metadatas=[
+                self._chunk_metadata(chunk, parsed, doc_id, source, title, new_hash, len(chunks), now, user_metadata)
+                for chunk in chunks
+            ],
+            record=DocumentRecord(
                 document_id=doc_id,
                 collection=collection,
                 source=source,
@@ -189,11 +250,27 @@ class IngestService:
                 media_type=parsed.media_type,
                 ingested_at=now,
                 sequencer=sequencer or (existing.sequencer if existing else ""),
-            )
+            ),
         )
-        outcome: Outcome = "replaced" if existing and not existing.deleted else "indexed"
-        metrics.count_ingest(outcome, len(chunks))
-        return self._done(doc_id, collection, source, outcome, len(chunks), started, title)
+
+    def _write(self, collection: str, batch: list[_Pending]) -> None:
+        """Upsert the new chunks, delete other versions' chunks, bump the version, commit the records."""
+        embed_started = time.perf_counter()
+        vectors = self.embedder.embed([text for p in batch for text in p.embedding_texts])
+        metrics.observe_embedding_batch(time.perf_counter() - embed_started)
+        ids = [i for p in batch for i in p.ids]
+        metadatas = [m for p in batch for m in p.metadatas]
+        self.store.upsert(collection, ids, vectors, [t for p in batch for t in p.texts], metadatas)
+        keep = set(ids)
+        doc_ids = [p.record.document_id for p in batch]
+        where = {"document_id": {"$eq": doc_ids[0]}} if len(doc_ids) == 1 else {"document_id": {"$in": doc_ids}}
+        stale = [item.id for item in self.store.get_where(collection, where, include_text=False) if item.id not in keep]
+        self.store.delete_ids(collection, stale)
+        self.bump_version(collection)
+        if len(batch) == 1:
+            self.registry.put(batch[0].record)
+        else:
+            self.registry.put_many([p.record for p in batch])
 
     def delete_document(self, collection: str, doc_id: str, *, sequencer: str = "") -> IngestResult:
         """Remove every chunk of a document and leave a tombstone (so late events can't resurrect it)."""

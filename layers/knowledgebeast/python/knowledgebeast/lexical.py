@@ -18,6 +18,8 @@ from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 
+import numpy as np
+
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 
 STOPWORDS = frozenset(
@@ -71,3 +73,40 @@ def bm25_scores(
             score += query_weights[term] * idf[term] * frequency * (k1 + 1.0) / (frequency + norm)
         scores.append(score)
     return scores
+
+
+def _padded(term_string: str) -> str:
+    """`` a  b  c `` for ``a b c``: every term between its own two spaces, so counting `` a `` is exact
+    (with single spaces, two equal neighbours would share a space and ``str.count`` would see one)."""
+    return " " + term_string.replace(" ", "  ") + " "
+
+
+def terms_present(query_terms: Sequence[str], term_strings: Sequence[str]) -> set[str]:
+    """Which of ``query_terms`` occur in any of the space-joined term strings (one scan, in C)."""
+    haystack = _padded(" ".join(term_strings))
+    return {term for term in set(query_terms) if f" {term} " in haystack}
+
+
+def bm25_pool_scores(
+    query_terms: Sequence[str], term_strings: Sequence[str], *, k1: float = 1.2, b: float = 0.75
+) -> list[float]:
+    """:func:`bm25_scores` over documents given as their stored ``kb_terms`` strings.
+
+    Same statistics and formula, computed from per-term counts (``str.count`` on the stored string,
+    no split into lists) and numpy, because on the query path the pool is 300 candidates of ~80 terms
+    and splitting and counting them in Python cost more than the rest of the lexical stage.
+    """
+    if not term_strings or not query_terms:
+        return [0.0] * len(term_strings)
+    weights = Counter(query_terms)
+    unique = list(weights)
+    padded = [_padded(text) for text in term_strings]
+    needles = [f" {term} " for term in unique]
+    tf = np.array([[doc.count(needle) for needle in needles] for doc in padded], dtype=np.float64)
+    lengths = np.array([text.count(" ") + 1 if text else 0 for text in term_strings], dtype=np.float64)
+    average_length = float(lengths.mean()) or 1.0
+    df = (tf > 0).sum(axis=0)
+    idf = np.log(1.0 + (len(term_strings) - df + 0.5) / (df + 0.5))
+    norm = k1 * (1.0 - b + b * lengths / average_length)
+    per_term = np.array([weights[t] for t in unique]) * idf * tf * (k1 + 1.0) / (tf + norm[:, None])
+    return [float(v) for v in per_term.sum(axis=1)]

@@ -1,7 +1,8 @@
 """The query path: cache -> embed -> dense candidates -> lexical -> fuse -> group -> rerank.
 
 Everything that changes an answer is in the cache key, including the collection's write version
-read fresh from the store on each query (the same round trip tells whether the collection exists).
+(from Redis when configured, never older than an acknowledged write; else a Chroma round trip that
+also tells whether the collection exists).
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ from knowledgebeast.embedding.base import EmbedderProtocol
 from knowledgebeast.errors import BadRequestError
 from knowledgebeast.fusion import FusionMethod, fuse
 from knowledgebeast.identity import require_user_collection
-from knowledgebeast.ingest import VERSION_KEY
-from knowledgebeast.lexical import analyze, bm25_scores
+from knowledgebeast.lexical import analyze, bm25_pool_scores, terms_present
 from knowledgebeast.observability import metrics
 from knowledgebeast.observability.tracing import span
 from knowledgebeast.rerank.base import RerankerProtocol
@@ -98,7 +98,7 @@ class QueryService:
         where = validate_filter(request.filters, max_depth=self.config.max_filter_depth)
         self._check_min_score(request)
         require_user_collection(request.collection)
-        version = str(self.store.collection_metadata(request.collection).get(VERSION_KEY, "0"))
+        version = self.store.collection_version(request.collection)
         key = query_cache_key(
             collection=request.collection,
             version=version,
@@ -171,7 +171,7 @@ class QueryService:
                 rescued = self._lexical_rescue(request, where, terms, pool_terms, candidates)
                 candidates.extend(rescued)
                 pool_terms.extend(_terms_of(c) for c in rescued)
-                lexical = bm25_scores(terms, pool_terms)
+                lexical = bm25_pool_scores(terms, pool_terms)
                 for candidate, value in zip(candidates, lexical, strict=True):
                     candidate.lexical = value
         self._score(request, candidates)
@@ -189,7 +189,7 @@ class QueryService:
         request: QueryRequest,
         where: dict[str, Any] | None,
         terms: list[str],
-        pool_terms: list[list[str]],
+        pool_terms: list[str],
         candidates: list[_Candidate],
     ) -> list[_Candidate]:
         """Chunks holding identifier-like query words that no dense candidate contains (codes, names).
@@ -199,8 +199,7 @@ class QueryService:
         the pool.
         """
         wanted = set(terms)
-        present = {term for document in pool_terms for term in document if term in wanted}
-        missing_stems = wanted - present
+        missing_stems = wanted - terms_present(terms, pool_terms)
         if not missing_stems:
             return []
         words = sorted(
@@ -250,9 +249,9 @@ class QueryService:
         return head
 
 
-def _terms_of(candidate: _Candidate) -> list[str]:
-    """The chunk's analysed terms, written at ingest (see lexical.analyze)."""
-    return str(candidate.chunk.metadata.get("kb_terms", "")).split()
+def _terms_of(candidate: _Candidate) -> str:
+    """The chunk's analysed terms as stored at ingest: space-joined (see lexical.analyze)."""
+    return str(candidate.chunk.metadata.get("kb_terms", ""))
 
 
 def _best_per_document(candidates: list[_Candidate]) -> list[_Candidate]:

@@ -75,6 +75,19 @@ class DocumentRegistry:
             REGISTRY_COLLECTION, [record.document_id], _PLACEHOLDER, [record.source], [record.to_metadata()]
         )
 
+    def put_many(self, records: list[DocumentRecord]) -> None:
+        """One store write for a batch of records (bulk ingest)."""
+        if not records:
+            return
+        self._ensure()
+        self._store.upsert(
+            REGISTRY_COLLECTION,
+            [r.document_id for r in records],
+            np.ones((len(records), 1), dtype=np.float32),
+            [r.source for r in records],
+            [r.to_metadata() for r in records],
+        )
+
     def list(self, collection: str, *, limit: int | None = None) -> list[DocumentRecord]:
         self._ensure()
         found = self._store.get_where(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 from fastapi import Depends, Request, Security
@@ -21,32 +21,46 @@ from knowledgebeast.security.ratelimit import WINDOW_SECONDS, RateLimiter, clien
 from knowledgebeast.store.base import VectorStoreProtocol
 
 
-def get_services(request: Request) -> Services:
+def _services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
 
-def get_settings(request: Request) -> Settings:
-    return get_services(request).settings
+# The dependencies are ``async`` because they never block: FastAPI runs a sync dependency in a worker
+# thread, and under Mangum every such hop cost a thread start per request (the profile in
+# docs/benchmarks.md: ~12 hops and ~1-2 ms per query before this).
+async def get_services(request: Request) -> Services:
+    return _services(request)
 
 
-def get_query_service(request: Request) -> QueryService:
-    return get_services(request).query_service
+async def get_settings(request: Request) -> Settings:
+    return _services(request).settings
 
 
-def get_ingest_service(request: Request) -> IngestService:
-    return get_services(request).ingest_service
+async def get_query_service(request: Request) -> QueryService:
+    return await _built(_services(request), "query_service")
 
 
-def get_store(request: Request) -> VectorStoreProtocol:
-    return get_services(request).store
+async def get_store(request: Request) -> VectorStoreProtocol:
+    return await _built(_services(request), "store")
 
 
-def get_registry(request: Request) -> DocumentRegistry:
-    return get_services(request).registry
+async def get_registry(request: Request) -> DocumentRegistry:
+    return await _built(_services(request), "registry")
 
 
-def require_json(request: Request) -> None:
+async def get_ingest_service(request: Request) -> IngestService:
+    return await _built(_services(request), "ingest_service")
+
+
+async def _built(services: Services, name: str) -> Any:
+    """A service, built in a worker thread the first time (it may load the model): never on the loop."""
+    if name in services.__dict__:
+        return services.__dict__[name]
+    return await anyio.to_thread.run_sync(getattr, services, name)
+
+
+async def require_json(request: Request) -> None:
     """415 for a body that is not JSON (instead of a confusing validation error)."""
     content_type = request.headers.get("content-type", "")
     if content_type and not content_type.split(";")[0].strip().lower().endswith(("/json", "+json")):
@@ -95,8 +109,8 @@ async def authorize(request: Request, scope: str) -> Principal:
     (so guessing keys is throttled too, and turns into 429 once the IP's quota is spent), and a
     known caller lacking the scope still spends quota (403s are not free to hammer).
     """
-    authenticator: Authenticator = get_services(request).authenticator
-    limiter: RateLimiter | None = get_services(request).rate_limiter
+    authenticator: Authenticator = _services(request).authenticator
+    limiter: RateLimiter | None = _services(request).rate_limiter
     try:
         principal = authenticator.identify_request(request)
     except AuthenticationError:
@@ -128,9 +142,9 @@ async def require_metrics_access(request: Request) -> None:
 
     Not rate limited, like health and docs: a scraper must never be throttled into blind spots.
     """
-    if get_settings(request).metrics_open:
+    if _services(request).settings.metrics_open:
         return
-    authenticator: Authenticator = get_services(request).authenticator
+    authenticator: Authenticator = _services(request).authenticator
     principal = await authenticator.authenticate(request, "admin")
     principal.require_unrestricted()  # metrics describe every tenant's traffic
 

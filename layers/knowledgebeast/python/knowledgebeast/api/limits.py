@@ -12,8 +12,10 @@ pool starves health checks and ingests alike. The worker releases the slot itsel
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Literal, TypeVar
 
 import anyio
@@ -34,6 +36,9 @@ class QuerySlots:
         self.total = total
         self._in_use = 0
         self._lock = threading.Lock()
+        # Worker threads that outlive a request: anyio's pool stops its threads when the root task
+        # ends, which under Mangum (one root task per invocation) meant a thread start per query.
+        self.executor = ThreadPoolExecutor(max_workers=max(1, total), thread_name_prefix="kb-query")
 
     @property
     def in_use(self) -> int:
@@ -98,7 +103,8 @@ async def run_bounded(request: Request, function: Callable[[A], T], argument: A)
 
     try:
         with anyio.fail_after(timeout):
-            return await anyio.to_thread.run_sync(work, argument, abandon_on_cancel=True)
+            # cancelling this await (timeout, disconnect) leaves a running worker to finish on its own
+            return await asyncio.get_running_loop().run_in_executor(slots.executor, work, argument)
     except TimeoutError:
         run.abandon()
         raise QueryTimeoutError(f"query did not finish within {timeout:g} s") from None

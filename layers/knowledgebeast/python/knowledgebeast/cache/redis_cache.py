@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from knowledgebeast.cache.base import QUERY_KEY_PREFIX
 
 if TYPE_CHECKING:
     import redis
+
+T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +48,18 @@ class RedisCache:
         if self.available():
             logger.warning("redis unavailable, continuing uncached", extra={"error": type(exc).__name__})
         self._open_until = time.monotonic() + self._cooldown
+
+    def guarded(self, action: Callable[[redis.Redis], T], default: T) -> T:
+        """``action(client)`` behind this cache's circuit breaker: ``default`` when Redis is skipped or
+        fails. The shared record and version caches use it, so one outage opens one breaker for
+        every Redis use on the query path (one timeout, then no Redis round trip at all)."""
+        if not self.available():
+            return default
+        try:
+            return action(self._client)
+        except Exception as exc:  # any redis failure degrades to the default
+            self._failed(exc)
+            return default
 
     def get(self, key: str) -> bytes | None:
         if not self.available():

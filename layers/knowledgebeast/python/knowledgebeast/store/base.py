@@ -11,6 +11,8 @@ import numpy as np
 MetadataValue = str | int | float | bool
 Metadata = dict[str, MetadataValue]
 Where = Mapping[str, Any]
+#: Collection metadata key holding the write version (a fresh uuid on every ingest and delete).
+VERSION_KEY = "kb_version"
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ class VectorStoreProtocol(Protocol):
     def collection_info(self, name: str) -> CollectionInfo: ...
 
     def collection_metadata(self, name: str) -> Metadata: ...
+
+    def collection_version(self, name: str) -> str: ...
 
     def ensure_collection(self, name: str, metadata: Metadata | None = None) -> None: ...
 

@@ -24,12 +24,15 @@ from knowledgebeast.errors import (
     ValidationError,
 )
 from knowledgebeast.secrets import SecretSource
-from knowledgebeast.store.base import ChunkPage, CollectionInfo, Metadata, StoredChunk, Where
+from knowledgebeast.store.base import VERSION_KEY, ChunkPage, CollectionInfo, Metadata, StoredChunk, Where
 from knowledgebeast.store.record_cache import RecordCache
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
     from chromadb.api.models.Collection import Collection
+
+    from knowledgebeast.cache.records import SharedRecords
+    from knowledgebeast.cache.versions import SharedVersions
 
 T = TypeVar("T")
 
@@ -93,10 +96,14 @@ class ChromaStore:
         batch_size: int = 1000,
         record_cache_size: int = 20_000,
         reconnect: Callable[[], ClientAPI | None] | None = None,
+        shared_records: SharedRecords | None = None,
+        versions: SharedVersions | None = None,
     ) -> None:
         self._current = client
         self._reconnect = reconnect
         self._records = RecordCache(record_cache_size)
+        self._shared_records = shared_records
+        self._versions = versions
         self._hnsw = hnsw or HnswConfig()
         with _translate_errors():
             server_max = int(client.get_max_batch_size())
@@ -215,6 +222,25 @@ class ChromaStore:
     def collection_metadata(self, name: str) -> Metadata:
         return dict(self._collection(name, refresh=True).metadata or {})
 
+    def _read_version(self, name: str) -> str:
+        return str(self.collection_metadata(name).get(VERSION_KEY, "0"))
+
+    def collection_version(self, name: str) -> str:
+        """The write version the query cache keys on: from the shared Redis tier when configured
+        (knowledgebeast.cache.versions proves it is never older than an acknowledged write), else
+        from Chroma (one round trip, which also raises for a missing collection)."""
+        if self._versions is None:
+            return self._read_version(name)
+        return self._versions.current(name, lambda: self._read_version(name))
+
+    @contextmanager
+    def _changing(self, name: str) -> Iterator[None]:
+        if self._versions is None:
+            yield
+            return
+        with self._versions.writing(name, lambda: self._read_version(name)):
+            yield
+
     def ensure_collection(self, name: str, metadata: Metadata | None = None) -> None:
         configuration: Any = {
             "hnsw": {
@@ -230,7 +256,7 @@ class ChromaStore:
             )
 
     def delete_collection(self, name: str) -> None:
-        with _translate_errors(name):
+        with self._changing(name), _translate_errors(name):
             self._client.delete_collection(name)
         self._collections.pop(name, None)
 
@@ -242,7 +268,8 @@ class ChromaStore:
             current.update(metadata)
             collection.modify(metadata=current)
 
-        self._call(name, merge)
+        with self._changing(name):
+            self._call(name, merge)
         self._collections.pop(name, None)
 
     # chunks ------------------------------------------------------------------------------------
@@ -269,6 +296,9 @@ class ChromaStore:
                 c.upsert(ids=i, embeddings=v, documents=t, metadatas=m)
 
             self._call(collection, write)
+            if self._shared_records is not None:  # write-through: queries on any instance find them warm
+                records = {i: (t, _scalars(m)) for i, t, m in zip(batch_ids, batch_texts, batch_meta, strict=True)}
+                self._shared_records.put_many(collection, records)
 
     def delete_where(self, collection: str, where: Where) -> int:
         ids = [chunk.id for chunk in self.get_where(collection, where, include_text=False)]
@@ -309,8 +339,23 @@ class ChromaStore:
         )
         ids = list(result["ids"][0])
         distances = (result.get("distances") or [[]])[0]
+        records = self._load_records(collection, ids)
+        return [
+            StoredChunk(id=i, text=records[i][0], metadata=records[i][1], distance=float(dist))
+            for i, dist in zip(ids, distances, strict=True)
+            if i in records  # a chunk deleted between the two calls is simply not returned
+        ]
+
+    def _load_records(self, collection: str, ids: list[str]) -> dict[str, tuple[str, Metadata]]:
+        """Records by id: this process's LRU, then Redis (shared by every instance), then Chroma."""
         records = self._records.get_many(collection, ids)
         missing = [i for i in ids if i not in records]
+        if missing and self._shared_records is not None:
+            shared = self._shared_records.get_many(collection, missing)
+            if shared:
+                self._records.put_many(collection, shared)
+                records.update(shared)
+                missing = [i for i in missing if i not in shared]
         if missing:
             fetched = self._call(
                 collection, lambda c: c.get(ids=missing, include=cast(Any, ["documents", "metadatas"]))
@@ -322,12 +367,10 @@ class ChromaStore:
                 )
             }
             self._records.put_many(collection, loaded)
+            if self._shared_records is not None:
+                self._shared_records.put_many(collection, loaded)
             records.update(loaded)
-        return [
-            StoredChunk(id=i, text=records[i][0], metadata=records[i][1], distance=float(dist))
-            for i, dist in zip(ids, distances, strict=True)
-            if i in records  # a chunk deleted between the two calls is simply not returned
-        ]
+        return records
 
     def get_containing(
         self, collection: str, words: Sequence[str], *, where: Where | None = None, limit: int = 50
