@@ -160,6 +160,7 @@ class ApiStack(Stack):
             models_dir=assets.models_layer,
             package_dir=assets.package_layer,
         )
+        self.layers = layers
         base_env = {
             "APP_ENV": "production",
             "CHROMA_HOST": settings.chroma_host,

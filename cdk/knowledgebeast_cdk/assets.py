@@ -38,6 +38,7 @@ class AssetPaths:
     deps_layer: Path
     models_layer: Path
     chroma_image: Path
+    reconcile_function: Path
 
     @classmethod
     def for_repo(
@@ -57,6 +58,7 @@ class AssetPaths:
             deps_layer=root / (deps_layer or Path("build") / "layers" / "deps"),
             models_layer=root / (models_layer or Path("build") / "layers" / "models"),
             chroma_image=root / "containers" / "chromadb",
+            reconcile_function=root / "functions" / "reconcile",
         )
 
     def require_present(self) -> None:

@@ -39,6 +39,7 @@ def make_stub_assets(root: Path) -> Any:
         "functions/query/handler.py": "def handler(event, context):\n    return {}\n",
         "functions/ingest/handler.py": "def handler(event, context):\n    return {}\n",
         "functions/backup/handler.py": "def handler(event, context):\n    return {}\n",
+        "functions/reconcile/handler.py": "def handler(event, context):\n    return {}\n",
         "layers/knowledgebeast/python/knowledgebeast/__init__.py": "",
         "build/layers/deps/python/stub_dependency/__init__.py": "",
         "build/layers/models/models/all-MiniLM-L6-v2/config.json": "{}\n",

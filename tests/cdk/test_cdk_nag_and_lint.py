@@ -61,7 +61,7 @@ def test_cfn_lint_reports_no_errors(synth: Synthesized) -> None:
     Two cfn-lint processes, one per core: schema loading dominates its run time.
     """
     templates = sorted(str(path) for path in synth.outdir.glob("*.template.json"))
-    assert len(templates) == len(synth.templates) == 8
+    assert len(templates) == len(synth.templates) == 9
     cfn_lint = str(Path(sys.executable).with_name("cfn-lint"))
     runs = [
         subprocess.Popen(

@@ -177,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_backup_commands(sub)
+    from knowledgebeast.sync.cli import add_sync_commands
+
+    add_sync_commands(sub)
     return parser
 
 

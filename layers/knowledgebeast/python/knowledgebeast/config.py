@@ -155,6 +155,10 @@ class Settings(BaseSettings):
     # AWS storage (set by the CDK stacks; unset in local mode)
     documents_bucket: str | None = None
     backup_bucket: str | None = None
+    # scheduled reconcile (functions/reconcile): where repairs are sent, and how many per run
+    ingest_queue_url: str | None = None
+    reconcile_prefix: str = ""
+    reconcile_max_repairs: int = Field(500, ge=1)
 
     # cache
     redis_host: str | None = None

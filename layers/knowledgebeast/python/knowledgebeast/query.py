@@ -20,16 +20,16 @@ from knowledgebeast.embedding.base import EmbedderProtocol
 from knowledgebeast.errors import BadRequestError
 from knowledgebeast.fusion import FusionMethod, fuse
 from knowledgebeast.identity import RESERVED_COLLECTIONS
-from knowledgebeast.ingest import VERSION_KEY
 from knowledgebeast.lexical import analyze, bm25_scores
 from knowledgebeast.observability import metrics
 from knowledgebeast.observability.tracing import span
+from knowledgebeast.record_format import HIDDEN_KEYS, TERMS_KEY, VERSION_KEY, split_heading_path, split_terms
 from knowledgebeast.rerank.base import RerankerProtocol
 from knowledgebeast.schemas import Citation, QueryRequest, QueryResponse, QueryResult
 from knowledgebeast.store.base import StoredChunk, VectorStoreProtocol
 from knowledgebeast.store.filters import validate_filter
 
-HIDDEN_METADATA = frozenset({"kb_terms", "content_hash"})
+HIDDEN_METADATA = HIDDEN_KEYS
 _WORD = re.compile(r"[^\W_][\w-]*[^\W_]|[^\W_]", re.UNICODE)
 #: Only identifier-like words (a digit, an inner capital or hyphen, or ALL CAPS) are rescued: the
 #: full-text lookup costs 30-60 ms, and plain vocabulary is what the dense pool already covers.
@@ -228,7 +228,7 @@ class QueryService:
 
 def _terms_of(candidate: _Candidate) -> list[str]:
     """The chunk's analysed terms, written at ingest (see lexical.analyze)."""
-    return str(candidate.chunk.metadata.get("kb_terms", "")).split()
+    return split_terms(candidate.chunk.metadata.get(TERMS_KEY))
 
 
 def _best_per_document(candidates: list[_Candidate]) -> list[_Candidate]:
@@ -244,7 +244,6 @@ def _best_per_document(candidates: list[_Candidate]) -> list[_Candidate]:
 
 def _to_result(candidate: _Candidate, mode: str) -> QueryResult:
     meta = candidate.chunk.metadata
-    heading = str(meta.get("heading_path", ""))
     page = meta.get("page")
     return QueryResult(
         id=candidate.chunk.id,
@@ -258,7 +257,7 @@ def _to_result(candidate: _Candidate, mode: str) -> QueryResult:
             source=str(meta.get("source", "")),
             title=str(meta.get("title", "")),
             page=int(page) if isinstance(page, int | float) and not isinstance(page, bool) else None,
-            heading_path=[part for part in heading.split(" > ") if part],
+            heading_path=split_heading_path(meta.get("heading_path")),
             start=int(meta.get("start", 0)),
             end=int(meta.get("end", 0)),
             chunk_index=int(meta.get("chunk_index", 0)),

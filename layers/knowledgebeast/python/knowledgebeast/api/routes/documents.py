@@ -17,7 +17,8 @@ from knowledgebeast.errors import (
     PayloadTooLargeError,
     ValidationError,
 )
-from knowledgebeast.ingest import MAX_USER_METADATA_KEYS, SYSTEM_KEYS, IngestResult
+from knowledgebeast.ingest import IngestResult
+from knowledgebeast.record_format import MAX_USER_METADATA_KEYS, SYSTEM_KEYS
 from knowledgebeast.schemas import COLLECTION_PATTERN
 
 router = APIRouter(prefix="/api/v1/documents", tags=["documents"], route_class=StrictJSONRoute)
