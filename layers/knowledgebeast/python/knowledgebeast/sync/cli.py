@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 from pathlib import Path
@@ -20,6 +21,16 @@ def _boto3_client() -> Any:
 
 
 def cmd_sync(args: argparse.Namespace, services: Any) -> int:
+    package_logger = logging.getLogger("knowledgebeast")  # one line per document would drown the bar
+    level = package_logger.level
+    package_logger.setLevel(max(package_logger.getEffectiveLevel(), logging.WARNING))
+    try:
+        return _sync(args, services)
+    finally:
+        package_logger.setLevel(level)
+
+
+def _sync(args: argparse.Namespace, services: Any) -> int:
     from tqdm import tqdm
 
     from knowledgebeast.sync.plan import plan_sync
