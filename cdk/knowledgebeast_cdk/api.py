@@ -166,6 +166,7 @@ class ComputeStack(Stack):
             models_dir=assets.models_layer,
             package_dir=assets.package_layer,
         )
+        self.layers = layers
         base_env = {
             "APP_ENV": "production",
             "CHROMA_HOST": settings.chroma_host,

@@ -25,6 +25,7 @@ from knowledgebeast_cdk.fargate_spot import run_on_fargate_spot
 from knowledgebeast_cdk.nag_suppressions import acknowledge_findings
 from knowledgebeast_cdk.network import ExistingVpcIds, NetworkStack
 from knowledgebeast_cdk.observability import ObservabilityStack
+from knowledgebeast_cdk.reconcile import ReconcileInputs, ReconcileStack
 from knowledgebeast_cdk.settings import (
     CHROMA_SERVICE_NAME,
     SERVICE_DISCOVERY_NAMESPACE,
@@ -50,6 +51,7 @@ class KnowledgeBeastStacks:
     observability: ObservabilityStack
     backup: BackupStack
     eks: Stack | None
+    reconcile: ReconcileStack | None = None
 
     def all(self) -> list[Stack]:
         stacks: list[Stack] = [
@@ -61,6 +63,7 @@ class KnowledgeBeastStacks:
             self.observability,
             self.backup,
         ]
+        stacks += [self.reconcile] if self.reconcile else []
         return [*stacks, self.eks] if self.eks else stacks
 
     def by_role(self) -> dict[str, Stack]:
@@ -74,6 +77,7 @@ class KnowledgeBeastStacks:
             "Observability": self.observability,
             "Backup": self.backup,
         }
+        roles.update({"Reconcile": self.reconcile} if self.reconcile else {})
         return {**roles, "Eks": self.eks} if self.eks else roles
 
 
@@ -280,6 +284,26 @@ def _build_stacks(app: App, settings: DeploymentSettings, assets: AssetPaths) ->
         backup_function=api.backup_function,
         alarm_topic=observability.alarm_topic,
     )
+    reconcile = ReconcileStack(
+        app,
+        f"{prefix}-Reconcile",
+        description="KnowledgeBeast: scheduled reconcile of the documents bucket with the index",
+        inputs=ReconcileInputs(
+            code_dir=assets.reconcile_function,
+            layers=[api.layers.dependencies, api.layers.package],
+            vpc=network.vpc,
+            subnets=network.private_subnets,
+            security_group=groups.lambdas,
+            documents=storage.documents,
+            ingest_queue=storage.ingest_queue,
+            chroma_auth_token=secrets.chroma_auth_token,
+            chroma_host=settings.chroma_host,
+            chroma_port=settings.chroma_port,
+            log_retention=log_retention,
+        ),
+        alarm_topic=observability.alarm_topic,
+    )
+    reconcile.add_dependency(vector_store, "the reconcile function resolves the Chroma Cloud Map name at run time")
     eks_stack: Stack | None = None
     if settings.eks:
         from knowledgebeast_cdk.eks import EksFallbackStack, eks_options
@@ -303,4 +327,5 @@ def _build_stacks(app: App, settings: DeploymentSettings, assets: AssetPaths) ->
         observability=observability,
         backup=backup,
         eks=eks_stack,
+        reconcile=reconcile,
     )

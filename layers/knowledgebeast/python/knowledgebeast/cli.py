@@ -202,6 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
     from knowledgebeast.tools.model_export import add_models_commands
 
     add_models_commands(sub)
+
+    from knowledgebeast.sync.cli import add_sync_commands
+
+    add_sync_commands(sub)
     return parser
 
 

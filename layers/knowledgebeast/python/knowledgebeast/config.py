@@ -174,7 +174,10 @@ class Settings(BaseSettings):
     documents_bucket: str | None = None
     backup_bucket: str | None = None
     ingest_queue_url: str | None = None
-    """SQS queue of S3 notifications read by ``knowledgebeast worker ingest``."""
+    """SQS queue of S3 notifications read by ``knowledgebeast worker ingest`` (and fed by reconcile)."""
+    # scheduled reconcile (functions/reconcile): which keys it compares, and how many repairs per run
+    reconcile_prefix: str = ""
+    reconcile_max_repairs: int = Field(500, ge=1)
 
     # cache
     redis_host: str | None = None

@@ -24,7 +24,8 @@ from knowledgebeast.errors import (
     PayloadTooLargeError,
     ValidationError,
 )
-from knowledgebeast.ingest import MAX_USER_METADATA_KEYS, SYSTEM_KEYS, IngestResult
+from knowledgebeast.ingest import IngestResult
+from knowledgebeast.record_format import MAX_USER_METADATA_KEYS, SYSTEM_KEYS
 from knowledgebeast.registry import DocumentRecord, DocumentRegistry
 from knowledgebeast.schemas import COLLECTION_PATTERN
 from knowledgebeast.security.principal import Principal
