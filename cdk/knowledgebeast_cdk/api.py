@@ -1,4 +1,4 @@
-"""API and compute: the HTTP API, the query/ingest/backup functions, and every grant they need.
+"""Compute: the HTTP API and the query/ingest/backup functions (their grants: app_builder.grant_access).
 
 Secrets are passed as ARNs and read at run time: a value in a Lambda environment variable is
 visible to anyone with ``lambda:GetFunctionConfiguration``. Each function gets only the ARNs it
@@ -133,8 +133,12 @@ class QueryHttpApi(Construct):
         )
 
 
-class ApiStack(Stack):
-    """Layers, the three functions, the HTTP API, the SQS trigger, and all IAM grants."""
+class ComputeStack(Stack):
+    """Layers, the three functions (query, ingest, backup), the HTTP API and the SQS trigger.
+
+    What the functions may touch is granted where the stacks are composed
+    (:func:`knowledgebeast_cdk.app_builder.grant_access`), next to the resources themselves.
+    """
 
     def __init__(
         self,
@@ -162,6 +166,7 @@ class ApiStack(Stack):
             models_dir=assets.models_layer,
             package_dir=assets.package_layer,
         )
+        self.layers = layers
         base_env = {
             "APP_ENV": "production",
             "CHROMA_HOST": settings.chroma_host,
@@ -257,17 +262,6 @@ class ApiStack(Stack):
                 max_concurrency=settings.ingest_max_concurrency,
             )
         )
-
-        # The API indexes uploads itself (no S3 write); reading lets it serve stored originals.
-        documents.grant_read(self.query_function)
-        documents.grant_read(self.ingest_function)
-        backups.grant_read_write(self.backup_function)
-        for fn in (self.query_function, self.ingest_function, self.backup_function):
-            secrets.chroma_auth_token.grant_read(fn)
-        for fn in (self.query_function, self.ingest_function):
-            secrets.redis_auth_token.grant_read(fn)
-        secrets.api_keys.grant_read(self.query_function)
-        secrets.jwt_secret.grant_read(self.query_function)
 
         http = QueryHttpApi(
             self,

@@ -41,6 +41,7 @@ class AssetPaths:
     deps_layer: Path
     models_layer: Path
     chroma_image: Path
+    reconcile_function: Path
 
     @classmethod
     def for_repo(
@@ -60,6 +61,7 @@ class AssetPaths:
             deps_layer=root / (deps_layer or Path("build") / "layers" / "deps"),
             models_layer=root / (models_layer or Path("build") / "layers" / "models"),
             chroma_image=root / "containers" / "chromadb",
+            reconcile_function=root / "functions" / "reconcile",
         )
 
     def require_present(self) -> None:
@@ -132,6 +134,7 @@ PLACEHOLDER_FILES: dict[str, str] = {
     "functions/query/handler.py": "def handler(event, context):\n    return {}\n",
     "functions/ingest/handler.py": "def handler(event, context):\n    return {}\n",
     "functions/backup/handler.py": "def handler(event, context):\n    return {}\n",
+    "functions/reconcile/handler.py": "def handler(event, context):\n    return {}\n",
     "layers/knowledgebeast/python/knowledgebeast/__init__.py": "",
     "build/layers/deps/python/stub_dependency/__init__.py": "",
     "build/layers/models/models/all-MiniLM-L6-v2/config.json": "{}\n",

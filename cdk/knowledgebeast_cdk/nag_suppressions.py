@@ -99,6 +99,23 @@ def _function_acknowledgements(storage: str) -> Iterator[NagAcknowledgement]:
         yield NagAcknowledgement("Api", policy, _objects_in(storage, output), objects_reason)
 
 
+def _reconcile_acknowledgements() -> Iterator[NagAcknowledgement]:
+    """The reconcile function: the same Lambda baseline as the others, and no wildcard grants."""
+    role = "Function/Reconcile/Function/ServiceRole"
+    yield NagAcknowledgement(
+        "Reconcile", role, _managed_policy("service-role/AWSLambdaBasicExecutionRole"), REASON_BASIC_EXECUTION
+    )
+    yield NagAcknowledgement(
+        "Reconcile", role, _managed_policy("service-role/AWSLambdaVPCAccessExecutionRole"), REASON_VPC_EXECUTION
+    )
+    yield NagAcknowledgement(
+        "Reconcile",
+        "Function/Reconcile/Function",
+        "AwsSolutions-L1",
+        "Pinned to Python 3.12 like the other functions: it mounts the cp312 dependency layer.",
+    )
+
+
 def _managed_policy(name: str) -> str:
     return f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{name}]"
 
@@ -231,6 +248,7 @@ def acknowledgements(stack_names: Mapping[str, str]) -> list[NagAcknowledgement]
         *_function_acknowledgements(stack_names["Storage"]),
         *_eks_acknowledgements(),
         *_option_acknowledgements(),
+        *_reconcile_acknowledgements(),
         NagAcknowledgement(
             "Api",
             "Http/Api/DefaultRoute",

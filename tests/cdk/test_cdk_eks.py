@@ -31,6 +31,12 @@ def test_manifests_are_applied_with_both_built_images(synth: Synthesized) -> Non
     assets = json.loads(next(synth.outdir.glob("*Eks*.assets.json")).read_text())["dockerImages"]
     sources = {(a["source"].get("dockerFile"), a["source"]["platform"]) for a in assets.values()}
     assert ("containers/api/Dockerfile", "linux/amd64") in sources
+    (api,) = [a for a in assets.values() if a["source"].get("dockerFile") == "containers/api/Dockerfile"]
+    staged = synth.outdir / api["source"]["directory"]  # the build context docker gets at deploy time
+    for needed in ("containers/api/Dockerfile", "containers/api/build.sh", "Makefile", "pyproject.toml"):
+        assert (staged / needed).is_file(), needed
+    assert (staged / "layers" / "knowledgebeast" / "python" / "knowledgebeast" / "cli.py").is_file()
+    assert not (staged / ".venv").exists() and not (staged / "build").exists()
     assert manifest.count("container-assets") >= 2  # API (api, worker, backup, init) and Chroma images
 
 

@@ -15,4 +15,4 @@ def test_full_synth_with_cloudformation_validation(tmp_path: Path) -> None:
     app, stacks = build_app(assets=assets, outdir=str(tmp_path / "out"), cfn_validation=True, context={"eks": True})
     assembly = app.synth()
     assert sorted(stack.stack_name for stack in assembly.stacks) == sorted(s.stack_name for s in stacks.all())
-    assert len(assembly.stacks) == 8
+    assert len(assembly.stacks) == 9

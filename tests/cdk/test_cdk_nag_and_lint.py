@@ -55,6 +55,6 @@ def test_nag_plugin_fails_synth_on_an_unacknowledged_finding(tmp_path: Path) -> 
 def test_cfn_lint_reports_no_errors(synth: Synthesized) -> None:
     """Errors fail; warnings (e.g. W3005 on CDK's own redundant DependsOn) are CDK-generated noise."""
     templates = sorted(str(path) for path in synth.outdir.glob("*.template.json"))
-    assert len(templates) == len(synth.templates) == 8
+    assert len(templates) == len(synth.templates) == 9
     errors = cfn_lint_errors(templates)
     assert not errors, "\n".join(errors)

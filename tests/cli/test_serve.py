@@ -126,3 +126,64 @@ def test_keep_alive_connections_spread_over_every_worker(tmp_path: Path, chroma_
             client.close()
         process.terminate()
         assert process.wait(timeout=60) == 0
+
+
+def _ready(port: int, process: subprocess.Popen[bytes]) -> None:
+    wait_for_port(port, timeout=120, process=process)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=10).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail("workers never became ready")
+        time.sleep(0.5)
+
+
+def _live_count(text: str) -> float:
+    for line in text.splitlines():
+        if line.startswith("http_requests_total{") and 'route="/health/live"' in line and 'status="200"' in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_metrics_add_up_every_workers_requests(tmp_path: Path, chroma_server: Any) -> None:
+    """WORKERS=2: /metrics sums both workers (prometheus-client multiprocess mode), whichever answers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    port, samples = free_port(), tmp_path / "prometheus"
+    env = _env(
+        tmp_path,
+        WORKERS="2",
+        CHROMA_HOST="127.0.0.1",
+        CHROMA_PORT=str(chroma_server.port),
+        PROMETHEUS_MULTIPROC_DIR=str(samples),
+    )
+    samples.mkdir()
+    (samples / "counter_1.db").write_bytes(b"stale")  # a previous run's file must not be counted
+    process = subprocess.Popen(
+        [*CLI, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        _ready(port, process)
+
+        def live(_: int) -> int:
+            with httpx.Client() as client:  # a new connection each: the workers share the socket
+                return client.get(f"http://127.0.0.1:{port}/health/live", timeout=30).status_code
+
+        sent = 0
+        for _ in range(20):  # until both workers have answered some (each then has its own sample file)
+            with ThreadPoolExecutor(8) as pool:
+                assert set(pool.map(live, range(16))) == {200}
+            sent += 16
+            if len({path.stem.rsplit("_", 1)[1] for path in samples.glob("counter_*.db")}) >= 2:
+                break
+        pids = {path.stem.rsplit("_", 1)[1] for path in samples.glob("counter_*.db")}
+        assert len(pids) == 2 and "1" not in pids, pids
+        for _ in range(4):  # every scrape, whichever worker serves it, reports the sum
+            assert _live_count(httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=30).text) == sent
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

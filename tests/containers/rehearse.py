@@ -1,9 +1,7 @@
 """Run a container's command and its exact health check outside Docker.
 
-A process may get its own network namespace (``unshare --net``, as root) so that it listens on
-the port its image uses (6379, 8000) without clashing with anything else on the machine, and the
-health check runs inside that namespace (``nsenter``) with ``PATH`` holding only the binaries the
-image has (symlinks in a scratch folder), so a check that needs curl fails here as in the image.
+The health check runs with ``PATH`` holding only the binaries the image has (symlinks in a
+scratch folder), so a check that needs curl fails here as it would in the image.
 """
 
 from __future__ import annotations
@@ -31,30 +29,16 @@ def host_binary(name: str) -> str:
     return found
 
 
-def start_isolated(command: Sequence[str], env: Mapping[str, str]) -> subprocess.Popen[bytes]:
-    """``command`` in a new network namespace with only loopback (up)."""
-    up = f'{host_binary("ip")} link set lo up && exec "$@"'
-    wrapper = [host_binary("unshare"), "--net", "--", host_binary("bash"), "-c", up, "rehearsal"]
-    return subprocess.Popen([*wrapper, *command], env=dict(env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-def namespace_of(process: subprocess.Popen[bytes]) -> list[str]:
-    """The prefix that runs a command in ``process``'s network namespace (its exec'd child)."""
-    return [host_binary("nsenter"), f"--net=/proc/{process.pid}/ns/net", "--"]
-
-
-def health_check(test: Sequence[str], env: Mapping[str, str], prefix: Sequence[str] = ()) -> int:
+def health_check(test: Sequence[str], env: Mapping[str, str]) -> int:
     """Run a Compose/Docker ``healthcheck.test`` (``CMD`` form) once; its exit code."""
     assert test[0] == "CMD", f"only the exec form is rehearsed, got {test[0]}"
-    return subprocess.run([*prefix, *test[1:]], env=dict(env), capture_output=True, timeout=30).returncode
+    return subprocess.run(list(test[1:]), env=dict(env), capture_output=True, timeout=30).returncode
 
 
-def until_healthy(
-    test: Sequence[str], env: Mapping[str, str], process: subprocess.Popen[bytes], prefix: Sequence[str] = ()
-) -> None:
+def until_healthy(test: Sequence[str], env: Mapping[str, str], process: subprocess.Popen[bytes]) -> None:
     """Repeat the check like Docker does during ``start_period`` until it passes (or the process dies)."""
     deadline = time.monotonic() + 120
-    while health_check(test, env, prefix) != 0:
+    while health_check(test, env) != 0:
         if process.poll() is not None:
             raise AssertionError(
                 f"process exited with {process.returncode}: {process.stderr and process.stderr.read()}"

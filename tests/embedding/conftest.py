@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+BUILD_PYTHON = REPO / ".venv-build" / "bin" / "python"
 MODEL_DIR = REPO / "build" / "models" / "all-MiniLM-L6-v2"
 REFERENCE = REPO / "tests" / "fixtures" / "embeddings" / "reference_vectors.json"
 
@@ -25,7 +25,7 @@ def built_model_dir() -> Path:
     """fp32 + int8 model folder, built by ``layers/models/build_model.py`` unless up to date."""
     subprocess.run(
         [
-            sys.executable,
+            str(BUILD_PYTHON),
             str(REPO / "layers" / "models" / "build_model.py"),
             "--out",
             str(MODEL_DIR),

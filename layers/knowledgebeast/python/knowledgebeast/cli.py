@@ -111,17 +111,20 @@ def cmd_serve(args: argparse.Namespace, services: Services) -> int:
     import uvicorn
 
     from knowledgebeast.api.app import create_app
+    from knowledgebeast.observability import multiprocess
 
     settings = services.settings
+    if settings.workers > 1 and settings.embedded_store:
+        raise ConfigurationError(
+            "WORKERS > 1 needs a Chroma server (CHROMA_HOST): the embedded store allows one process"
+        )
+    if settings.workers > 1 and settings.prometheus_enabled:
+        multiprocess.prepare_directory(settings.prometheus_multiproc_dir)
     if settings.prometheus_enabled and settings.prometheus_port:
         from prometheus_client import start_http_server
 
-        start_http_server(settings.prometheus_port, addr=args.host)
+        start_http_server(settings.prometheus_port, addr=args.host, registry=multiprocess.registry())
     if settings.workers > 1:
-        if settings.embedded_store:
-            raise ConfigurationError(
-                "WORKERS > 1 needs a Chroma server (CHROMA_HOST): the embedded store allows one process"
-            )
         from knowledgebeast.api.server import serve_workers
 
         # one SO_REUSEPORT socket per worker: keep-alive clients spread over every process
@@ -131,10 +134,10 @@ def cmd_serve(args: argparse.Namespace, services: Services) -> int:
 
 
 def cmd_collections(args: argparse.Namespace, services: Services) -> int:
-    from knowledgebeast.identity import RESERVED_COLLECTIONS
+    from knowledgebeast.identity import is_user_collection
 
     for info in services.store.list_collections():
-        if info.name not in RESERVED_COLLECTIONS:
+        if is_user_collection(info.name):
             print(f"{info.name}\t{info.count} chunks")
     return 0
 
@@ -196,6 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_backup_commands(sub)
+    from knowledgebeast.tools.model_export import add_models_commands
+
+    add_models_commands(sub)
+
+    from knowledgebeast.sync.cli import add_sync_commands
+
+    add_sync_commands(sub)
     return parser
 
 

@@ -137,7 +137,14 @@ class Settings(BaseSettings):
     jwt_secret_arn: str | None = None
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
+    oidc_jwks_url: str | None = None
+    """JWKS of an OIDC issuer (Cognito: ``https://cognito-idp.<region>.amazonaws.com/<pool>/.well-known/jwks.json``)."""
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_scope_prefix: str = ""
     rate_limit_per_minute: int = Field(100, ge=0)
+    secrets_max_age_seconds: int = Field(300, ge=0)
+    """How long a secret read by ARN is reused before Secrets Manager is asked again (rotation delay)."""
     docs_public: bool = True
     metrics_public: bool | None = None
     """``/metrics`` without credentials. Unset: open in development/test, admin scope in
@@ -167,7 +174,10 @@ class Settings(BaseSettings):
     documents_bucket: str | None = None
     backup_bucket: str | None = None
     ingest_queue_url: str | None = None
-    """SQS queue of S3 notifications read by ``knowledgebeast worker ingest``."""
+    """SQS queue of S3 notifications read by ``knowledgebeast worker ingest`` (and fed by reconcile)."""
+    # scheduled reconcile (functions/reconcile): which keys it compares, and how many repairs per run
+    reconcile_prefix: str = ""
+    reconcile_max_repairs: int = Field(500, ge=1)
 
     # cache
     redis_host: str | None = None
@@ -214,6 +224,8 @@ class Settings(BaseSettings):
     # observability
     prometheus_enabled: bool = True
     prometheus_port: int | None = None
+    prometheus_multiproc_dir: Path | None = None
+    """Sample files of every worker when WORKERS > 1 (emptied at start; a temporary directory if unset)."""
     otel_exporter_otlp_endpoint: str | None = None
     otel_sample_rate: float = Field(0.0, ge=0, le=1)
     powertools_tracer_enabled: bool = False
@@ -230,7 +242,7 @@ class Settings(BaseSettings):
             return [item.strip() for item in stripped.split(",") if item.strip()]
         return value
 
-    @field_validator("chroma_host", "redis_host", "rerank_model_dir", mode="before")
+    @field_validator("chroma_host", "redis_host", "rerank_model_dir", "oidc_jwks_url", mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -241,6 +253,8 @@ class Settings(BaseSettings):
             raise ValueError("CHUNK_OVERLAP must be smaller than CHUNK_SIZE")
         if self.chunk_size > self.chunk_max_size:
             raise ValueError("CHUNK_SIZE must not exceed CHUNK_MAX_SIZE")
+        if self.oidc_jwks_url and not self.oidc_issuer:
+            raise ValueError("OIDC_JWKS_URL needs OIDC_ISSUER (tokens of any other issuer must be refused)")
         return self
 
     @property
@@ -250,7 +264,9 @@ class Settings(BaseSettings):
 
     @property
     def auth_configured(self) -> bool:
-        return bool(self.api_key or self.api_keys_secret_arn or self.jwt_secret or self.jwt_secret_arn)
+        return bool(
+            self.api_key or self.api_keys_secret_arn or self.jwt_secret or self.jwt_secret_arn or self.oidc_jwks_url
+        )
 
     @property
     def metrics_open(self) -> bool:
@@ -263,8 +279,8 @@ class Settings(BaseSettings):
         """Fail closed: only ``development`` and ``test`` may run without authentication."""
         if self.app_env in ("production", "staging") and not self.auth_configured:
             raise ConfigurationError(
-                f"APP_ENV={self.app_env} requires authentication: set API_KEY and/or JWT_SECRET "
-                "(or their *_SECRET_ARN). Refusing to start an open API."
+                f"APP_ENV={self.app_env} requires authentication: set API_KEY, JWT_SECRET (or their "
+                "*_SECRET_ARN) and/or OIDC_JWKS_URL. Refusing to start an open API."
             )
 
     @classmethod

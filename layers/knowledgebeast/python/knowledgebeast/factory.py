@@ -1,8 +1,9 @@
 """The composition root: the one place that turns Settings into concrete components.
 
 Lambda handlers, the CLI and the local server all call :func:`build_services`; components never
-read settings themselves, they receive values. Secrets given by ARN are fetched here, once per
-container, from Secrets Manager.
+read settings themselves, they receive values. Secrets given by ARN become
+:class:`~knowledgebeast.secrets.SecretSource` objects that components read when they need the value
+(re-read from Secrets Manager every SECRETS_MAX_AGE_SECONDS, so rotations need no redeploy).
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from pydantic import SecretStr
 
 from knowledgebeast.cache.base import CacheProtocol
 from knowledgebeast.chunking import ChunkingConfig
@@ -19,11 +22,44 @@ from knowledgebeast.embedding.base import EmbedderProtocol
 from knowledgebeast.ingest import IngestOptions, IngestService
 from knowledgebeast.parsing import ParseLimits
 from knowledgebeast.query import QueryService, RetrievalConfig
+from knowledgebeast.registry import DocumentRegistry
 from knowledgebeast.rerank.base import RerankerProtocol
-from knowledgebeast.secrets import resolve_secret
+from knowledgebeast.secrets import SecretSource
 from knowledgebeast.store.base import VectorStoreProtocol
 
+if TYPE_CHECKING:
+    import redis
+
+    from knowledgebeast.security.auth import Authenticator
+    from knowledgebeast.security.ratelimit import RateLimiter
+
 logger = logging.getLogger(__name__)
+
+
+def secret(settings: Settings, value: SecretStr | None, arn: str | None) -> SecretSource:
+    """A secret from its settings pair (literal value, ARN), read through the rotation-aware cache."""
+    return SecretSource.from_settings(value, arn, settings.secrets_max_age_seconds)
+
+
+def build_authenticator(settings: Settings) -> Authenticator:
+    from knowledgebeast.security.auth import Authenticator
+    from knowledgebeast.security.oidc import OidcVerifier
+
+    oidc = None
+    if settings.oidc_jwks_url and settings.oidc_issuer:
+        oidc = OidcVerifier(
+            settings.oidc_jwks_url,
+            issuer=settings.oidc_issuer,
+            audience=settings.oidc_audience,
+            scope_prefix=settings.oidc_scope_prefix,
+        )
+    return Authenticator(
+        secret(settings, settings.api_key, settings.api_keys_secret_arn),
+        jwt_secret=secret(settings, settings.jwt_secret, settings.jwt_secret_arn),
+        jwt_issuer=settings.jwt_issuer,
+        jwt_audience=settings.jwt_audience,
+        oidc=oidc,
+    )
 
 
 def build_store(settings: Settings, cache: CacheProtocol | None = None) -> VectorStoreProtocol:
@@ -37,7 +73,7 @@ def build_store(settings: Settings, cache: CacheProtocol | None = None) -> Vecto
         return ChromaStore.persistent(
             settings.data_dir / "chroma", hnsw=hnsw, batch_size=settings.chroma_batch_size, **shared
         )
-    token = resolve_secret(settings.chroma_auth_token, settings.chroma_auth_token_secret_arn)
+    token = secret(settings, settings.chroma_auth_token, settings.chroma_auth_token_secret_arn)
     return ChromaStore.http(
         settings.chroma_host,
         settings.chroma_port,
@@ -45,10 +81,27 @@ def build_store(settings: Settings, cache: CacheProtocol | None = None) -> Vecto
         auth_token=token,
         tenant=settings.chroma_tenant,
         database=settings.chroma_database,
-        api_key=resolve_secret(settings.chroma_api_key, settings.chroma_api_key_secret_arn),
+        api_key=secret(settings, settings.chroma_api_key, settings.chroma_api_key_secret_arn).get(),
         hnsw=hnsw,
         batch_size=settings.chroma_batch_size,
         **shared,
+    )
+
+
+def build_redis(settings: Settings) -> redis.Redis | None:
+    """The process's one Redis client (None without REDIS_HOST); cache and rate limiter share its pool."""
+    if settings.redis_host is None:
+        return None
+    from knowledgebeast.redis_client import connect_redis
+
+    return connect_redis(
+        settings.redis_host,
+        settings.redis_port,
+        db=settings.redis_db,
+        password=secret(settings, settings.redis_password, settings.redis_password_secret_arn),
+        ssl=settings.redis_ssl,
+        timeout=settings.redis_timeout_seconds,
+        pool_size=settings.connection_pool_size,
     )
 
 
@@ -69,24 +122,22 @@ def shared_store_tiers(cache: CacheProtocol | None, namespace: str) -> dict[str,
     }
 
 
-def build_cache(settings: Settings) -> CacheProtocol | None:
+def build_cache(settings: Settings, redis_client: redis.Redis | None) -> CacheProtocol | None:
     if settings.query_cache_size <= 0 or settings.cache_ttl <= 0:
         return None
-    if settings.redis_host is None:
+    if redis_client is None:
         from knowledgebeast.cache.memory import MemoryCache
 
         return MemoryCache(settings.query_cache_size)
     from knowledgebeast.cache.redis_cache import RedisCache
 
-    return RedisCache.connect(
-        settings.redis_host,
-        settings.redis_port,
-        db=settings.redis_db,
-        password=resolve_secret(settings.redis_password, settings.redis_password_secret_arn),
-        ssl=settings.redis_ssl,
-        timeout=settings.redis_timeout_seconds,
-        pool_size=settings.connection_pool_size,
-    )
+    return RedisCache(redis_client)
+
+
+def build_rate_limiter(settings: Settings, redis_client: redis.Redis | None) -> RateLimiter | None:
+    from knowledgebeast.security.ratelimit import build_rate_limiter as make_limiter
+
+    return make_limiter(settings.rate_limit_per_minute, redis_client)
 
 
 def build_embedder(settings: Settings) -> EmbedderProtocol:
@@ -143,6 +194,10 @@ class Services:
     settings: Settings
 
     @cached_property
+    def authenticator(self) -> Authenticator:
+        return build_authenticator(self.settings)
+
+    @cached_property
     def store(self) -> VectorStoreProtocol:
         return build_store(self.settings, self.cache)
 
@@ -151,8 +206,21 @@ class Services:
         return build_embedder(self.settings)
 
     @cached_property
+    def redis(self) -> redis.Redis | None:
+        """Shared by every Redis user of this process (one connection pool); None without REDIS_HOST."""
+        return build_redis(self.settings)
+
+    @cached_property
     def cache(self) -> CacheProtocol | None:
-        return build_cache(self.settings)
+        return build_cache(self.settings, self.redis)
+
+    @cached_property
+    def rate_limiter(self) -> RateLimiter | None:
+        return build_rate_limiter(self.settings, self.redis)
+
+    @cached_property
+    def registry(self) -> DocumentRegistry:
+        return DocumentRegistry(self.store)
 
     @cached_property
     def reranker(self) -> RerankerProtocol | None:
@@ -167,7 +235,9 @@ class Services:
     @cached_property
     def ingest_service(self) -> IngestService:
         counter = self.embedder.token_counter  # type: ignore[attr-defined]
-        return IngestService(self.store, self.embedder, counter, options=ingest_options(self.settings))
+        return IngestService(
+            self.store, self.embedder, counter, options=ingest_options(self.settings), registry=self.registry
+        )
 
 
 def build_services(settings: Settings) -> Services:

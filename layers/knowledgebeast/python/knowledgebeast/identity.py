@@ -10,10 +10,22 @@ from __future__ import annotations
 import hashlib
 import re
 
-from knowledgebeast.errors import ValidationError
+from knowledgebeast.errors import CollectionNotFoundError, ValidationError
 
 COLLECTION_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,61}[a-zA-Z0-9]$")
 RESERVED_COLLECTIONS = frozenset({"kb-documents-registry"})
+
+
+def is_user_collection(name: str) -> bool:
+    """False for KnowledgeBeast's own collections (the document registry): never listed, queried or deleted."""
+    return name not in RESERVED_COLLECTIONS
+
+
+def require_user_collection(name: str) -> str:
+    """404, exactly as for a missing collection: reserved names are not part of the API's namespace."""
+    if not is_user_collection(name):
+        raise CollectionNotFoundError(f"collection {name!r} does not exist", details={"collection": name})
+    return name
 
 
 def document_id(collection: str, source_uri: str) -> str:

@@ -1,11 +1,12 @@
 """The ingest pipeline: bytes -> parse -> chunk -> embed -> store, idempotent and crash-safe.
 
 Order of writes (why a crash followed by a retry leaves exactly the new version):
-1. upsert the new chunks (deterministic ids, so a retry rewrites the same rows);
-2. delete the document's chunks of any other content version;
-3. bump the collection version (invalidates cached answers);
-4. write the registry record (the commit point: content hash, chunk count, S3 sequencer).
-A retry after a crash anywhere before step 4 finds the registry still on the old hash and redoes
+1. append a claim for the new version (:mod:`knowledgebeast.versions`: orders concurrent writers);
+2. upsert the new chunks (deterministic ids, so a retry rewrites the same rows) and complete the claim;
+3. settle: delete the document's chunks of any other content version;
+4. bump the collection version (invalidates cached answers);
+5. write the registry record (the commit point: content hash, chunk count, S3 sequencer, source stamp).
+A retry after a crash anywhere before step 5 finds the registry still on the old hash and redoes
 every step; re-ingesting unchanged content finds the same hash and writes nothing. The version is
 bumped *before* the commit because a retry that finds the commit done writes nothing: had the
 process died between a commit and a later bump, answers cached from the old chunks would have
@@ -18,7 +19,7 @@ import logging
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -30,31 +31,20 @@ from knowledgebeast.lexical import analyze
 from knowledgebeast.observability import metrics
 from knowledgebeast.parsing import ParseLimits, parse_document
 from knowledgebeast.parsing.base import ParsedDocument
-from knowledgebeast.registry import DocumentRecord, DocumentRegistry, sequencer_is_newer
-from knowledgebeast.store.base import VERSION_KEY as VERSION_KEY  # re-exported: backup modules use it
+from knowledgebeast.record_format import (  # noqa: F401  (re-exported: older imports)
+    MAX_USER_METADATA_KEYS,
+    SYSTEM_KEYS,
+    TERMS_KEY,
+    VERSION_KEY,
+    join_heading_path,
+    join_terms,
+)
+from knowledgebeast.registry import DocumentRecord, DocumentRegistry, SourceStamp
 from knowledgebeast.store.base import Metadata, MetadataValue, VectorStoreProtocol
+from knowledgebeast.versions import DocumentVersions, VersionCheck
 
 logger = logging.getLogger(__name__)
 
-#: Chunk metadata keys written by KnowledgeBeast; user metadata may not override them.
-SYSTEM_KEYS = frozenset(
-    {
-        "document_id",
-        "source",
-        "title",
-        "page",
-        "heading_path",
-        "start",
-        "end",
-        "chunk_index",
-        "chunk_count",
-        "content_hash",
-        "media_type",
-        "ingested_at",
-        "kb_terms",
-    }
-)
-MAX_USER_METADATA_KEYS = 32
 #: Title/heading context prepended for the model; chunks leave room for it (chunk_max_tokens 224 of 254).
 MAX_CONTEXT_CHARS = 120
 
@@ -83,11 +73,13 @@ class IngestItem:
     metadata: Mapping[str, object] | None = None
     sequencer: str = ""
     title: str | None = None
+    stamp: SourceStamp | None = None
+    check: VersionCheck | None = None
 
 
 @dataclass
 class _Pending:
-    """A parsed and chunked document waiting for the batch's writes."""
+    """A parsed and chunked document waiting for its embeddings and its writes."""
 
     started: float
     existing: DocumentRecord | None
@@ -134,12 +126,15 @@ class IngestService:
         token_counter: TokenCounterProtocol,
         *,
         options: IngestOptions | None = None,
+        registry: DocumentRegistry | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.token_counter = token_counter
         self.options = options or IngestOptions()
-        self.registry = DocumentRegistry(store)
+        self.registry = registry or DocumentRegistry(store)
+        # bump_version is looked up per call, so wrappers installed on the instance see every bump
+        self.versions = DocumentVersions(store, self.registry, lambda collection: self.bump_version(collection))
 
     def _fingerprint(self, strategy: str) -> str:
         c = self.options.chunking
@@ -154,6 +149,14 @@ class IngestService:
     def bump_version(self, collection: str) -> None:
         self.store.set_collection_metadata(collection, {VERSION_KEY: uuid.uuid4().hex})
 
+    def is_stale(self, collection: str, source: str, sequencer: str) -> bool:
+        """Whether an S3 event is older than (or the same as) what was already claimed or applied."""
+        return self.version_check(collection, source, sequencer).stale
+
+    def version_check(self, collection: str, source: str, sequencer: str = "") -> VersionCheck:
+        """Read once, before the bytes are read; pass the result to :meth:`ingest_bytes` as ``check``."""
+        return self.versions.check(document_id(collection, source), sequencer)
+
     def ingest_bytes(
         self,
         data: bytes,
@@ -166,62 +169,60 @@ class IngestService:
         strategy: str | None = None,
         sequencer: str = "",
         title: str | None = None,
+        stamp: SourceStamp | None = None,
+        check: VersionCheck | None = None,
     ) -> IngestResult:
-        item = IngestItem(data, source, filename, media_type, metadata, sequencer, title)
+        """Index one document; newest version wins against concurrent writers (see versions.py).
+
+        ``check`` is :meth:`version_check` taken *before* ``data`` was read (else it is taken now):
+        an unordered write (no ``sequencer``) is ordered after what that check saw.
+        """
+        item = IngestItem(data, source, filename, media_type, metadata, sequencer, title, stamp, check)
         return self.ingest_many([item], collection=collection, strategy=strategy)[0]
 
     def ingest_many(
         self, items: Sequence[IngestItem], *, collection: str, strategy: str | None = None
     ) -> list[IngestResult]:
-        """Index several documents with one embedding run, one upsert, one version bump and one
-        registry write: per-call costs of the model and the store are paid once per batch instead of
-        once per document (the batch's chunks are embedded in length-sorted batches, so short and
-        long chunks are not padded to each other). The write order, and so the crash safety, is the
-        one described in this module's docstring, applied to the whole batch."""
+        """Index several documents with one embedding run: the model's per-call cost is paid once
+        per batch (its chunks are embedded in length-sorted batches, so short and long chunks are
+        not padded to each other). Each document is then written under the version protocol of
+        this module's docstring (claim, upsert, settle), exactly as if it had been ingested alone."""
         strategy = strategy or self.options.strategy
-        sources = [item.source for item in items]
-        if len(set(sources)) < len(sources):  # one document twice: each version must be its own write
-            return [self.ingest_many([item], collection=collection, strategy=strategy)[0] for item in items]
         self.ensure_collection(collection)
         results: list[IngestResult | None] = [None] * len(items)
         pending: list[tuple[int, _Pending]] = []
         for number, item in enumerate(items):
+            if any(p.record.source == item.source for _, p in pending):  # one source twice: in order
+                self._commit(collection, pending, results)
+                pending = []
             prepared = self._prepare(item, collection, strategy)
             if isinstance(prepared, IngestResult):
                 results[number] = prepared
             else:
                 pending.append((number, prepared))
-        if pending:
-            self._write(collection, [p for _, p in pending])
-            for number, p in pending:
-                outcome: Outcome = "replaced" if p.existing and not p.existing.deleted else "indexed"
-                metrics.count_ingest(outcome, p.record.chunk_count)
-                results[number] = self._done(
-                    p.record.document_id,
-                    collection,
-                    p.record.source,
-                    outcome,
-                    p.record.chunk_count,
-                    p.started,
-                    p.record.title,
-                )
+        self._commit(collection, pending, results)
         return [result for result in results if result is not None]
 
     def _prepare(self, item: IngestItem, collection: str, strategy: str) -> IngestResult | _Pending:
-        """Everything before the first write: skip/unchanged decisions, parsing, chunking, metadata."""
+        """Everything before the first write: stale/unchanged decisions, parsing, chunking, metadata."""
         started = time.perf_counter()
         user_metadata = clean_user_metadata(item.metadata)
-        doc_id = document_id(collection, item.source)
-        existing = self.registry.get(doc_id)
-        sequencer, source = item.sequencer, item.source
-        if sequencer and existing and existing.sequencer and not sequencer_is_newer(sequencer, existing.sequencer):
-            return self._done(doc_id, collection, source, "skipped", 0, started, existing.title)
+        source = item.source
+        doc_id = document_id(collection, source)
+        check = item.check or self.versions.check(doc_id, item.sequencer)
+        existing = check.existing
+        if check.stale:
+            return self._done(doc_id, collection, source, "skipped", 0, started, existing.title if existing else "")
+        order = item.sequencer or check.after
+        stamp = item.stamp or SourceStamp()
         new_hash = content_hash(
             item.data, fingerprint=f"{self._fingerprint(strategy)}|{item.title}|{sorted(user_metadata.items())!r}"
         )
         if existing and not existing.deleted and existing.content_hash == new_hash:
-            if sequencer and sequencer != existing.sequencer:
-                self.registry.put(_replace(existing, sequencer=sequencer))
+            updated = stamp.apply(replace(existing, sequencer=order))
+            if updated != existing:
+                self.versions.claim(updated)
+                self.versions.settle(collection, doc_id)
             return self._done(doc_id, collection, source, "unchanged", existing.chunk_count, started, existing.title)
 
         filename = item.filename or source
@@ -239,75 +240,79 @@ class IngestService:
                 self._chunk_metadata(chunk, parsed, doc_id, source, title, new_hash, len(chunks), now, user_metadata)
                 for chunk in chunks
             ],
-            record=DocumentRecord(
-                document_id=doc_id,
-                collection=collection,
-                source=source,
-                content_hash=new_hash,
-                chunk_count=len(chunks),
-                title=title,
-                media_type=parsed.media_type,
-                ingested_at=now,
-                sequencer=sequencer or (existing.sequencer if existing else ""),
+            record=stamp.apply(
+                DocumentRecord(doc_id, collection, source, new_hash, len(chunks), title, parsed.media_type, now, order)
             ),
         )
 
-    def _write(self, collection: str, batch: list[_Pending]) -> None:
-        """Upsert the new chunks, delete other versions' chunks, bump the version, commit the records."""
+    def _commit(
+        self, collection: str, numbered: list[tuple[int, _Pending]], results: list[IngestResult | None]
+    ) -> None:
+        """Embed the batch in one run, then claim, upsert and settle each document in turn."""
+        if not numbered:
+            return
         embed_started = time.perf_counter()
-        vectors = self.embedder.embed([text for p in batch for text in p.embedding_texts])
+        vectors = self.embedder.embed([text for _, p in numbered for text in p.embedding_texts])
         metrics.observe_embedding_batch(time.perf_counter() - embed_started)
-        ids = [i for p in batch for i in p.ids]
-        metadatas = [m for p in batch for m in p.metadatas]
-        self.store.upsert(collection, ids, vectors, [t for p in batch for t in p.texts], metadatas)
-        keep = set(ids)
-        doc_ids = [p.record.document_id for p in batch]
-        where = {"document_id": {"$eq": doc_ids[0]}} if len(doc_ids) == 1 else {"document_id": {"$in": doc_ids}}
-        stale = [item.id for item in self.store.get_where(collection, where, include_text=False) if item.id not in keep]
-        self.store.delete_ids(collection, stale)
-        self.bump_version(collection)
-        if len(batch) == 1:
-            self.registry.put(batch[0].record)
-        else:
-            self.registry.put_many([p.record for p in batch])
+        offset = 0
+        for number, p in numbered:
+            count = len(p.ids)
+            claim = self.versions.claim(p.record)
+            self.store.upsert(collection, p.ids, vectors[offset : offset + count], p.texts, p.metadatas)
+            offset += count
+            doc_id, source, title = p.record.document_id, p.record.source, p.record.title
+            settled = self.versions.settle(collection, doc_id)
+            if settled.winner is None or settled.winner.key != claim.key:
+                results[number] = self._done(doc_id, collection, source, "skipped", 0, p.started, title)
+                continue
+            outcome: Outcome = "replaced" if p.existing and not p.existing.deleted else "indexed"
+            metrics.count_ingest(outcome, count)
+            results[number] = self._done(doc_id, collection, source, outcome, count, p.started, title)
 
     def delete_document(self, collection: str, doc_id: str, *, sequencer: str = "") -> IngestResult:
         """Remove every chunk of a document and leave a tombstone (so late events can't resurrect it)."""
-        started = time.perf_counter()
         existing = self.registry.get(doc_id)
         if existing is None or existing.collection != collection:
             raise DocumentNotFoundError(f"document {doc_id!r} not found in {collection!r}")
-        if sequencer and existing.sequencer and not sequencer_is_newer(sequencer, existing.sequencer):
-            return self._done(doc_id, collection, existing.source, "skipped", 0, started, existing.title)
-        removed = self.store.delete_where(collection, {"document_id": {"$eq": doc_id}})
-        self.bump_version(collection)  # before the commit, for the same reason as in ingest_bytes
-        self.registry.put(
-            _replace(existing, deleted=True, chunk_count=0, content_hash="", sequencer=sequencer or existing.sequencer)
-        )
-        metrics.count_ingest("deleted", 0)
-        return self._done(doc_id, collection, existing.source, "deleted", removed, started, existing.title)
+        return self._delete(collection, existing.source, doc_id, sequencer)
 
-    def delete_source(self, collection: str, source: str, *, sequencer: str = "") -> IngestResult:
-        """Delete by source uri; a delete for a never-seen document still records a tombstone."""
-        doc_id = document_id(collection, source)
-        if self.registry.get(doc_id) is None:
-            self.ensure_collection(collection)
-            self.registry.put(
-                DocumentRecord(
-                    doc_id,
-                    collection,
-                    source,
-                    "",
-                    0,
-                    "",
-                    "",
-                    datetime.now(UTC).isoformat(),
-                    sequencer=sequencer,
-                    deleted=True,
-                )
-            )
-            return IngestResult(doc_id, collection, source, "deleted")
-        return self.delete_document(collection, doc_id, sequencer=sequencer)
+    def delete_source(
+        self, collection: str, source: str, *, sequencer: str = "", check: VersionCheck | None = None
+    ) -> IngestResult:
+        """Delete by source uri; a delete for a never-seen document still records a tombstone.
+
+        ``check``: :meth:`version_check` taken before the source was seen to be gone (as in ingest).
+        """
+        self.ensure_collection(collection)
+        return self._delete(collection, source, document_id(collection, source), sequencer, check)
+
+    def _delete(
+        self, collection: str, source: str, doc_id: str, sequencer: str, check: VersionCheck | None = None
+    ) -> IngestResult:
+        started = time.perf_counter()
+        check = check or self.versions.check(doc_id, sequencer)
+        existing = check.existing
+        title = existing.title if existing else ""
+        if check.stale:
+            return self._done(doc_id, collection, source, "skipped", 0, started, title)
+        tombstone = DocumentRecord(
+            doc_id,
+            collection,
+            source,
+            "",
+            0,
+            title,
+            "",
+            datetime.now(UTC).isoformat(),
+            sequencer=sequencer or check.after,
+            deleted=True,
+        )
+        claim = self.versions.claim(tombstone)
+        settled = self.versions.settle(collection, doc_id)
+        if settled.winner is None or settled.winner.key != claim.key:
+            return self._done(doc_id, collection, source, "skipped", 0, started, title)
+        metrics.count_ingest("deleted", 0)
+        return self._done(doc_id, collection, source, "deleted", settled.removed_chunks, started, title)
 
     def _chunk_metadata(
         self,
@@ -326,7 +331,7 @@ class IngestService:
             document_id=doc_id,
             source=source,
             title=title,
-            heading_path=" > ".join(chunk.heading_path),
+            heading_path=join_heading_path(chunk.heading_path),
             start=chunk.start,
             end=chunk.end,
             chunk_index=chunk.index,
@@ -334,7 +339,7 @@ class IngestService:
             content_hash=hash_,
             media_type=parsed.media_type,
             ingested_at=now,
-            kb_terms=" ".join(analyze(f"{title} {' '.join(chunk.heading_path)} {chunk.text}")),
+            kb_terms=join_terms(analyze(f"{title} {' '.join(chunk.heading_path)} {chunk.text}")),
         )
         if chunk.page is not None:
             metadata["page"] = chunk.page
@@ -361,11 +366,5 @@ class IngestService:
 
 def _embedding_text(title: str, chunk: Chunk) -> str:
     """What the model reads: title and heading path give a chunk its context."""
-    context = " > ".join(part for part in (title, *chunk.heading_path) if part)[:MAX_CONTEXT_CHARS]
+    context = join_heading_path(part for part in (title, *chunk.heading_path) if part)[:MAX_CONTEXT_CHARS]
     return f"{context}\n{chunk.text}" if context else chunk.text
-
-
-def _replace(record: DocumentRecord, **changes: object) -> DocumentRecord:
-    from dataclasses import replace
-
-    return replace(record, **changes)  # type: ignore[arg-type]

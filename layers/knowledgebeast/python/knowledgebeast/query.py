@@ -20,16 +20,17 @@ from knowledgebeast.cache.base import CacheProtocol, query_cache_key
 from knowledgebeast.embedding.base import EmbedderProtocol
 from knowledgebeast.errors import BadRequestError
 from knowledgebeast.fusion import FusionMethod, fuse
-from knowledgebeast.identity import RESERVED_COLLECTIONS
+from knowledgebeast.identity import require_user_collection
 from knowledgebeast.lexical import analyze, bm25_pool_scores, terms_present
 from knowledgebeast.observability import metrics
 from knowledgebeast.observability.tracing import span
+from knowledgebeast.record_format import HIDDEN_KEYS, TERMS_KEY, split_heading_path
 from knowledgebeast.rerank.base import RerankerProtocol
 from knowledgebeast.schemas import Citation, QueryRequest, QueryResponse, QueryResult
 from knowledgebeast.store.base import StoredChunk, VectorStoreProtocol
 from knowledgebeast.store.filters import validate_filter
 
-HIDDEN_METADATA = frozenset({"kb_terms", "content_hash"})
+HIDDEN_METADATA = HIDDEN_KEYS
 _WORD = re.compile(r"[^\W_][\w-]*[^\W_]|[^\W_]", re.UNICODE)
 #: Only identifier-like words (a digit, an inner capital or hyphen, or ALL CAPS) are rescued: the
 #: full-text lookup costs 30-60 ms, and plain vocabulary is what the dense pool already covers.
@@ -97,10 +98,7 @@ class QueryService:
             )
         where = validate_filter(request.filters, max_depth=self.config.max_filter_depth)
         self._check_min_score(request)
-        if request.collection in RESERVED_COLLECTIONS:
-            from knowledgebeast.errors import CollectionNotFoundError
-
-            raise CollectionNotFoundError(f"collection {request.collection!r} does not exist")
+        require_user_collection(request.collection)
         version = self.store.collection_version(request.collection)
         key = query_cache_key(
             collection=request.collection,
@@ -254,7 +252,7 @@ class QueryService:
 
 def _terms_of(candidate: _Candidate) -> str:
     """The chunk's analysed terms as stored at ingest: space-joined (see lexical.analyze)."""
-    return str(candidate.chunk.metadata.get("kb_terms", ""))
+    return str(candidate.chunk.metadata.get(TERMS_KEY, ""))
 
 
 def _best_per_document(candidates: list[_Candidate]) -> list[_Candidate]:
@@ -270,7 +268,6 @@ def _best_per_document(candidates: list[_Candidate]) -> list[_Candidate]:
 
 def _to_result(candidate: _Candidate, mode: str) -> QueryResult:
     meta = candidate.chunk.metadata
-    heading = str(meta.get("heading_path", ""))
     page = meta.get("page")
     return QueryResult(
         id=candidate.chunk.id,
@@ -284,7 +281,7 @@ def _to_result(candidate: _Candidate, mode: str) -> QueryResult:
             source=str(meta.get("source", "")),
             title=str(meta.get("title", "")),
             page=int(page) if isinstance(page, int | float) and not isinstance(page, bool) else None,
-            heading_path=[part for part in heading.split(" > ") if part],
+            heading_path=split_heading_path(meta.get("heading_path")),
             start=int(meta.get("start", 0)),
             end=int(meta.get("end", 0)),
             chunk_index=int(meta.get("chunk_index", 0)),

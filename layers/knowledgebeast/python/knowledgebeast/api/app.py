@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -18,12 +17,6 @@ from knowledgebeast.config import Settings, get_settings
 from knowledgebeast.errors import ConfigurationError
 from knowledgebeast.factory import Services, build_services
 from knowledgebeast.observability.tracing import configure_tracing
-from knowledgebeast.secrets import resolve_secret
-from knowledgebeast.security.auth import Authenticator, parse_api_keys
-from knowledgebeast.security.ratelimit import RateLimiter, build_rate_limiter
-
-if TYPE_CHECKING:
-    import redis
 
 logger = logging.getLogger(__name__)
 
@@ -34,44 +27,12 @@ Authenticate with `X-API-Key` or `Authorization: Bearer <JWT>` (unless running i
 """
 
 
-def build_authenticator(settings: Settings) -> Authenticator:
-    keys = resolve_secret(settings.api_key, settings.api_keys_secret_arn)
-    jwt_secret = resolve_secret(settings.jwt_secret, settings.jwt_secret_arn)
-    return Authenticator(
-        parse_api_keys(keys), jwt_secret=jwt_secret, jwt_issuer=settings.jwt_issuer, jwt_audience=settings.jwt_audience
-    )
-
-
-def _rate_limit_redis(settings: Settings, services: Services) -> redis.Redis | None:
-    """The Redis client for shared rate-limit counters: the query cache's pool when there is one."""
-    if settings.redis_host is None or settings.rate_limit_per_minute <= 0:
-        return None
-    from knowledgebeast.cache.redis_cache import RedisCache
-
-    cache = services.cache
-    if isinstance(cache, RedisCache):
-        return cache.client
-    return RedisCache.connect(
-        settings.redis_host,
-        settings.redis_port,
-        db=settings.redis_db,
-        password=resolve_secret(settings.redis_password, settings.redis_password_secret_arn),
-        ssl=settings.redis_ssl,
-        timeout=settings.redis_timeout_seconds,
-        pool_size=settings.connection_pool_size,
-    ).client
-
-
-def build_app_rate_limiter(settings: Settings, services: Services) -> RateLimiter | None:
-    return build_rate_limiter(settings.rate_limit_per_minute, _rate_limit_redis(settings, services))
-
-
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
     settings = settings or (services.settings if services else get_settings())
     settings.require_safe_for_environment()
     services = services or build_services(settings)
     configure_tracing(settings.otel_exporter_otlp_endpoint, settings.otel_sample_rate)
-    authenticator = build_authenticator(settings)
+    authenticator = services.authenticator
     if authenticator.open and settings.app_env in ("production", "staging"):
         # Settings were non-empty but yielded no usable credential (API_KEY=",", an empty secret).
         raise ConfigurationError(
@@ -89,9 +50,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         openapi_url="/openapi.json" if settings.docs_public else None,
     )
     app.state.services = services
-    app.state.authenticator = authenticator
     app.state.query_limiter = QuerySlots(settings.max_concurrent_queries)
-    app.state.rate_limiter = build_app_rate_limiter(settings, services)
+    # Built by the factory; exposed here too for operators and tests that inspect a running app.
+    app.state.authenticator = authenticator
+    app.state.rate_limiter = services.rate_limiter
     install_error_handlers(app)
     for router in (query.router, documents.router, collections.router, health.router):
         app.include_router(router)

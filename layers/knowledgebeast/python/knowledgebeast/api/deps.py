@@ -14,9 +14,11 @@ from knowledgebeast.errors import AuthenticationError, RateLimitedError, Unsuppo
 from knowledgebeast.factory import Services
 from knowledgebeast.ingest import IngestService
 from knowledgebeast.query import QueryService
+from knowledgebeast.registry import DocumentRegistry
 from knowledgebeast.security.auth import Authenticator
 from knowledgebeast.security.principal import Principal
 from knowledgebeast.security.ratelimit import WINDOW_SECONDS, RateLimiter, client_ip
+from knowledgebeast.store.base import VectorStoreProtocol
 
 
 def _services(request: Request) -> Services:
@@ -37,6 +39,14 @@ async def get_settings(request: Request) -> Settings:
 
 async def get_query_service(request: Request) -> QueryService:
     return await _built(_services(request), "query_service")
+
+
+async def get_store(request: Request) -> VectorStoreProtocol:
+    return await _built(_services(request), "store")
+
+
+async def get_registry(request: Request) -> DocumentRegistry:
+    return await _built(_services(request), "registry")
 
 
 async def get_ingest_service(request: Request) -> IngestService:
@@ -62,6 +72,8 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 QueryServiceDep = Annotated[QueryService, Depends(get_query_service)]
 IngestServiceDep = Annotated[IngestService, Depends(get_ingest_service)]
+StoreDep = Annotated[VectorStoreProtocol, Depends(get_store)]
+RegistryDep = Annotated[DocumentRegistry, Depends(get_registry)]
 
 
 #: Declared so OpenAPI lists both credentials and /docs offers an Authorize button. Reading the headers
@@ -97,8 +109,8 @@ async def authorize(request: Request, scope: str) -> Principal:
     (so guessing keys is throttled too, and turns into 429 once the IP's quota is spent), and a
     known caller lacking the scope still spends quota (403s are not free to hammer).
     """
-    authenticator: Authenticator = request.app.state.authenticator
-    limiter: RateLimiter | None = request.app.state.rate_limiter
+    authenticator: Authenticator = _services(request).authenticator
+    limiter: RateLimiter | None = _services(request).rate_limiter
     try:
         principal = authenticator.identify_request(request)
     except AuthenticationError:
@@ -132,7 +144,7 @@ async def require_metrics_access(request: Request) -> None:
     """
     if _services(request).settings.metrics_open:
         return
-    authenticator: Authenticator = request.app.state.authenticator
+    authenticator: Authenticator = _services(request).authenticator
     principal = await authenticator.authenticate(request, "admin")
     principal.require_unrestricted()  # metrics describe every tenant's traffic
 

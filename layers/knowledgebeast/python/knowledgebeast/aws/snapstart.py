@@ -58,28 +58,27 @@ def prime(app: FastAPI, asgi: Any) -> None:
 
 def refresh_after_restore(app: FastAPI) -> None:
     """Fresh secrets, Redis and Chroma clients and random state; the model and app are kept."""
-    from knowledgebeast.api.app import build_app_rate_limiter, build_authenticator
+    from aws_lambda_powertools.utilities.parameters import clear_caches
+
     from knowledgebeast.aws.runtime import warm
     from knowledgebeast.factory import Services
-    from knowledgebeast.secrets import fetch_secret
 
     random.seed()  # os.urandom-seeded: no two restored copies share a sequence
-    fetch_secret.cache_clear()
+    clear_caches()  # secrets are read again: a rotation during the snapshot's life is picked up
     old: Services = app.state.services
     fresh = Services(old.settings)
     for kept in ("embedder", "reranker"):  # immutable and expensive: exactly what the snapshot is for
         if kept in old.__dict__:
             fresh.__dict__[kept] = old.__dict__[kept]
     app.state.services = fresh
-    app.state.authenticator = build_authenticator(old.settings)
-    app.state.rate_limiter = build_app_rate_limiter(old.settings, fresh)
+    app.state.authenticator = fresh.authenticator  # built by the factory, as at init
+    app.state.rate_limiter = fresh.rate_limiter
     warm(fresh, "query_service")  # connects to Chroma and Redis now, not inside the first request
     _close_old_redis(old)
 
 
 def _close_old_redis(old: Any) -> None:
-    cache = old.__dict__.get("cache")
-    client = getattr(cache, "client", None)
+    client = old.__dict__.get("redis")  # the process's one Redis client (cache and rate limiter)
     if client is not None:
         try:
             client.connection_pool.disconnect()

@@ -38,7 +38,7 @@ from knowledgebeast.backup.manifest import (
 from knowledgebeast.backup.state import BackupState, clear_state, load_state, save_state
 from knowledgebeast.backup.storage import BlobStoreProtocol, ScopedBlobStore
 from knowledgebeast.errors import CollectionNotFoundError
-from knowledgebeast.ingest import VERSION_KEY
+from knowledgebeast.record_format import VERSION_KEY
 from knowledgebeast.registry import REGISTRY_COLLECTION
 from knowledgebeast.store.base import CollectionInfo, VectorStoreProtocol
 

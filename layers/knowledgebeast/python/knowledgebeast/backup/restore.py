@@ -24,7 +24,7 @@ from knowledgebeast.backup.manifest import CollectionEntry, Manifest, load_manif
 from knowledgebeast.backup.storage import BlobStoreProtocol
 from knowledgebeast.backup.verify import check_part
 from knowledgebeast.errors import BackupError
-from knowledgebeast.ingest import VERSION_KEY
+from knowledgebeast.record_format import VERSION_KEY
 from knowledgebeast.registry import REGISTRY_COLLECTION
 from knowledgebeast.store.base import Metadata, VectorStoreProtocol
 

@@ -12,6 +12,9 @@ import json
 import unicodedata
 from typing import Any, Protocol
 
+#: Every query-cache key starts with this (``clear`` deletes exactly these keys from a shared Redis).
+QUERY_KEY_PREFIX = "kb:q:"
+
 
 class CacheProtocol(Protocol):
     backend: str
@@ -37,4 +40,4 @@ def query_cache_key(*, collection: str, version: str, query: str, params: dict[s
         separators=(",", ":"),
         default=str,
     )
-    return "kb:q:" + hashlib.sha256(payload.encode()).hexdigest()
+    return QUERY_KEY_PREFIX + hashlib.sha256(payload.encode()).hexdigest()

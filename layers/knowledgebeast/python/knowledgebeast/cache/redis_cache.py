@@ -12,26 +12,14 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-T = TypeVar("T")
+from knowledgebeast.cache.base import QUERY_KEY_PREFIX
 
 if TYPE_CHECKING:
     import redis
 
+T = TypeVar("T")
+
 logger = logging.getLogger(__name__)
-PREFIX = "kb:q:"
-
-
-def _no_client_setinfo() -> dict[str, Any]:
-    """No CLIENT SETINFO on connect: one round trip less per new connection (Lambda cold starts), and
-    a hung Redis costs one command timeout instead of a handshake timeout plus a command timeout.
-    redis-py >= 7 spells it ``driver_info=None``; older versions ``lib_name``/``lib_version``."""
-    import inspect
-
-    import redis
-
-    if "driver_info" in inspect.signature(redis.Redis.__init__).parameters:
-        return {"driver_info": None}
-    return {"lib_name": None, "lib_version": None}
 
 
 class RedisCache:
@@ -43,40 +31,11 @@ class RedisCache:
         self._open_until = 0.0
 
     @classmethod
-    def connect(
-        cls,
-        host: str,
-        port: int,
-        *,
-        db: int = 0,
-        password: str | None = None,
-        ssl: bool = False,
-        timeout: float = 0.25,
-        pool_size: int = 10,
-    ) -> RedisCache:
-        import redis
-        from redis.backoff import NoBackoff
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.retry import Retry
+    def connect(cls, host: str, port: int, **kwargs: Any) -> RedisCache:
+        """A cache on its own client (tests, tools); services share one client via the factory."""
+        from knowledgebeast.redis_client import connect_redis
 
-        client = redis.Redis(
-            host=host,
-            port=port,
-            db=db,
-            password=password,
-            ssl=ssl,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            max_connections=pool_size,
-            health_check_interval=30,
-            # redis-py's default (3 retries, exponential backoff from 1 s, timeouts included) made one
-            # call to a dead or hung Redis take seconds before the breaker opened. One immediate retry
-            # on a connection error still heals a stale pooled connection after a Redis restart; a
-            # timeout is not retried (a hung Redis would only cost the timeout twice).
-            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
-            **_no_client_setinfo(),
-        )
-        return cls(client)
+        return cls(connect_redis(host, port, **kwargs))
 
     @property
     def client(self) -> redis.Redis:
@@ -123,7 +82,7 @@ class RedisCache:
     def clear(self) -> int:
         removed = 0
         try:
-            for key in self._client.scan_iter(match=PREFIX + "*", count=500):
+            for key in self._client.scan_iter(match=QUERY_KEY_PREFIX + "*", count=500):
                 removed += int(self._client.delete(key))
         except Exception as exc:
             self._failed(exc)

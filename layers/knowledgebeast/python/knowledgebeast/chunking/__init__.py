@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from knowledgebeast.chunking.base import Chunk, ChunkerProtocol, ChunkingConfig, TokenCounter
+from typing import TYPE_CHECKING
+
+from knowledgebeast.chunking.base import Chunk, ChunkerProtocol, ChunkingConfig
 from knowledgebeast.chunking.fixed import FixedChunker
 from knowledgebeast.chunking.recursive import RecursiveChunker
 from knowledgebeast.chunking.semantic import SemanticChunker
+
+if TYPE_CHECKING:
+    from knowledgebeast.embedding.base import TokenCounterProtocol
 
 STRATEGIES: dict[str, type[SemanticChunker | RecursiveChunker | FixedChunker]] = {
     "semantic": SemanticChunker,
@@ -14,7 +19,7 @@ STRATEGIES: dict[str, type[SemanticChunker | RecursiveChunker | FixedChunker]] =
 }
 
 
-def make_chunker(strategy: str, config: ChunkingConfig, counter: TokenCounter) -> ChunkerProtocol:
+def make_chunker(strategy: str, config: ChunkingConfig, counter: TokenCounterProtocol) -> ChunkerProtocol:
     """The chunker for ``strategy``; unknown names are a configuration error, not a fallback."""
     try:
         chunker_class = STRATEGIES[strategy]
@@ -27,4 +32,4 @@ def make_chunker(strategy: str, config: ChunkingConfig, counter: TokenCounter) -
     return chunker_class(config, counter)
 
 
-__all__ = ["STRATEGIES", "Chunk", "ChunkerProtocol", "ChunkingConfig", "TokenCounter", "make_chunker"]
+__all__ = ["STRATEGIES", "Chunk", "ChunkerProtocol", "ChunkingConfig", "make_chunker"]

@@ -15,12 +15,7 @@ from knowledgebeast.parsing.base import ParsedDocument, Section
 
 if TYPE_CHECKING:
     from knowledgebeast.chunking.splitting import Range, SizeGuard
-
-
-class TokenCounter(Protocol):
-    """Counts the embedding model's tokens (wordpieces) of a text, specials excluded."""
-
-    def count(self, text: str) -> int: ...
+    from knowledgebeast.embedding.base import TokenCounterProtocol
 
 
 @dataclass(frozen=True)
@@ -97,7 +92,7 @@ class SectionChunker:
 
     name = "base"
 
-    def __init__(self, config: ChunkingConfig, counter: TokenCounter) -> None:
+    def __init__(self, config: ChunkingConfig, counter: TokenCounterProtocol) -> None:
         self.config = config
         self.counter = counter
 

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
-from knowledgebeast.chunking.base import TokenCounter
+if TYPE_CHECKING:
+    from knowledgebeast.embedding.base import TokenCounterProtocol
+
 
 Range = tuple[int, int]
 
@@ -50,7 +53,7 @@ def words(text: str, start: int, end: int) -> list[Range]:
 class SizeGuard:
     """Decides whether a range fits: at most ``max_chars`` characters and ``max_tokens`` tokens."""
 
-    def __init__(self, text: str, counter: TokenCounter, *, max_chars: int, max_tokens: int) -> None:
+    def __init__(self, text: str, counter: TokenCounterProtocol, *, max_chars: int, max_tokens: int) -> None:
         self.text = text
         self.counter = counter
         self.max_chars = max_chars

@@ -18,7 +18,7 @@ from knowledgebeast.errors import ConfigurationError
 
 MANIFEST_NAME = "manifest.json"
 SUPPORTED_SCHEMA_VERSION = 1
-BUILD_HINT = "run `make models` (python layers/models/build_model.py --out <model dir>)"
+BUILD_HINT = "run `make models` (.venv-build/bin/python layers/models/build_model.py --out <model dir>)"
 
 
 @dataclass(frozen=True)

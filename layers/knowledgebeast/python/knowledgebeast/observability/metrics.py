@@ -27,7 +27,12 @@ QUERY_STAGE = Histogram("query_stage_duration_seconds", "Time per query stage", 
 INGEST_DOCUMENTS = Counter("ingest_documents_total", "Documents processed by outcome", ["result"])
 INGEST_CHUNKS = Counter("ingest_chunks_total", "Chunks written")
 EMBEDDING_BATCH = Histogram("embedding_batch_seconds", "Time to embed one ingest batch", buckets=LATENCY_BUCKETS)
-BACKUP_LAST_SUCCESS = Gauge("backup_last_success_timestamp_seconds", "Unix time of the last complete backup")
+BACKUP_LAST_SUCCESS = Gauge(
+    "backup_last_success_timestamp_seconds", "Unix time of the last complete backup", multiprocess_mode="max"
+)
+RECONCILE_DOCUMENTS = Gauge(
+    "reconcile_documents", "Documents found out of step with their source by the last reconcile", ["state"]
+)
 
 #: Extra sinks (e.g. Lambda EMF) called as sink(name, value, unit, dimensions).
 _sinks: list[Callable[[str, float, str, dict[str, str]], None]] = []
@@ -80,3 +85,14 @@ def mark_backup_success(timestamp: float | None = None) -> None:
     value = time.time() if timestamp is None else timestamp
     BACKUP_LAST_SUCCESS.set(value)
     _emit("backup_last_success_timestamp_seconds", value, "Seconds", {})
+
+
+def observe_reconcile(*, missing: int, stale: int, orphaned: int, repaired: int) -> None:
+    """One reconcile run: drift found (missing, stale, orphaned) and repairs started.
+
+    ``reconcile_drift_documents`` (their sum, no dimension) is what the drift alarm watches.
+    """
+    for state, value in (("missing", missing), ("stale", stale), ("orphaned", orphaned), ("repaired", repaired)):
+        RECONCILE_DOCUMENTS.labels(state).set(value)
+        _emit("reconcile_documents", value, "Count", {"state": state})
+    _emit("reconcile_drift_documents", missing + stale + orphaned, "Count", {})

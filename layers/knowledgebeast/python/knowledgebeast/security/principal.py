@@ -9,7 +9,7 @@ from knowledgebeast.errors import PermissionDeniedError
 
 SCOPES = ("query", "ingest", "admin")
 
-AuthMethod = Literal["api_key", "jwt", "anonymous", "other"]
+AuthMethod = Literal["api_key", "jwt", "oidc", "anonymous", "other"]
 
 
 @dataclass(frozen=True)

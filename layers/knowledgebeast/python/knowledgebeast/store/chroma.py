@@ -23,6 +23,7 @@ from knowledgebeast.errors import (
     StoreUnavailableError,
     ValidationError,
 )
+from knowledgebeast.secrets import SecretSource
 from knowledgebeast.store.base import VERSION_KEY, ChunkPage, CollectionInfo, Metadata, StoredChunk, Where
 from knowledgebeast.store.record_cache import RecordCache
 
@@ -94,10 +95,12 @@ class ChromaStore:
         hnsw: HnswConfig | None = None,
         batch_size: int = 1000,
         record_cache_size: int = 20_000,
+        reconnect: Callable[[], ClientAPI | None] | None = None,
         shared_records: SharedRecords | None = None,
         versions: SharedVersions | None = None,
     ) -> None:
-        self._client = client
+        self._current = client
+        self._reconnect = reconnect
         self._records = RecordCache(record_cache_size)
         self._shared_records = shared_records
         self._versions = versions
@@ -126,7 +129,7 @@ class ChromaStore:
         port: int,
         *,
         ssl: bool = False,
-        auth_token: str | None = None,
+        auth_token: str | SecretSource | None = None,
         tenant: str | None = None,
         database: str | None = None,
         api_key: str | None = None,
@@ -136,25 +139,51 @@ class ChromaStore:
 
         ``tenant``/``database``/``api_key`` address a distributed or hosted Chroma (Chroma Cloud:
         ``api_key`` goes in its ``x-chroma-token`` header); unset means the server's defaults.
+        Chroma's client fixes its headers when it is made, so a rotated token (read through the
+        secret's TTL cache before each operation) makes a new client, and later calls use it.
         """
         import chromadb
         from chromadb.config import DEFAULT_DATABASE, DEFAULT_TENANT
         from chromadb.config import Settings as ChromaSettings
 
-        headers = {"Authorization": f"Bearer {auth_token}"} if auth_token else {}
-        if api_key:
-            headers["x-chroma-token"] = api_key
-        with _translate_errors():
-            client = chromadb.HttpClient(
-                host=host,
-                port=port,
-                ssl=ssl,
-                headers=headers or None,
-                settings=ChromaSettings(anonymized_telemetry=False),
-                tenant=tenant or DEFAULT_TENANT,
-                database=database or DEFAULT_DATABASE,
-            )
-        return cls(client, **kwargs)
+        source = auth_token if isinstance(auth_token, SecretSource) else SecretSource(literal=auth_token or None)
+
+        def connect(token: str | None) -> ClientAPI:
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            if api_key:
+                headers["x-chroma-token"] = api_key
+            with _translate_errors():
+                return chromadb.HttpClient(
+                    host=host,
+                    port=port,
+                    ssl=ssl,
+                    headers=headers or None,
+                    settings=ChromaSettings(anonymized_telemetry=False),
+                    tenant=tenant or DEFAULT_TENANT,
+                    database=database or DEFAULT_DATABASE,
+                )
+
+        token = source.get()
+
+        def reconnect() -> ClientAPI | None:
+            nonlocal token
+            current = source.get()
+            if current == token:
+                return None
+            token = current
+            return connect(current)
+
+        return cls(connect(token), reconnect=reconnect if source.arn else None, **kwargs)
+
+    @property
+    def _client(self) -> ClientAPI:
+        """The client, remade first when its credentials were rotated (cached handles dropped with it)."""
+        if self._reconnect is not None:
+            fresh = self._reconnect()
+            if fresh is not None:
+                self._current = fresh
+                self._collections.clear()
+        return self._current
 
     # collections -------------------------------------------------------------------------------
     def heartbeat(self) -> None:
@@ -162,9 +191,10 @@ class ChromaStore:
             self._client.heartbeat()
 
     def _collection(self, name: str, *, refresh: bool = False) -> Collection:
+        client = self._client  # first: a rotated token drops the cached handles
         if refresh or name not in self._collections:
             with _translate_errors(name):
-                self._collections[name] = self._client.get_collection(name, embedding_function=None)
+                self._collections[name] = client.get_collection(name, embedding_function=None)
         return self._collections[name]
 
     def _call(self, name: str, action: Callable[[Collection], T]) -> T:

@@ -12,6 +12,9 @@
       "what when where which who why will with you your").split(" ")
   );
   const $ = (id) => document.getElementById(id);
+  // Answers can arrive out of order (a listing sent before a delete may return after it): only the
+  // latest request of each kind may render.
+  const latest = { collections: 0, documents: 0, search: 0 };
 
   // ---- API access -------------------------------------------------------------------------------
   function apiKey() {
@@ -256,8 +259,10 @@
     clearError(error);
     status.textContent = "Searching…";
     results.setAttribute("aria-busy", "true");
+    const ticket = ++latest.search;
     try {
       const response = await api("POST", "api/v1/query", body);
+      if (ticket !== latest.search) return;
       const words = queryWords(query);
       results.replaceChildren(...response.results.map((r, i) => renderResult(r, i + 1, words, response.mode)));
       const count = response.results.length;
@@ -266,6 +271,7 @@
           `${response.cached ? ", cached" : ""})`
         : `No results in collection "${response.collection}". Upload documents in the Documents tab.`;
     } catch (err) {
+      if (ticket !== latest.search) return;
       results.replaceChildren();
       status.textContent = "";
       if (err.code === "collection_not_found") {
@@ -273,7 +279,7 @@
       }
       showError(error, err);
     } finally {
-      results.removeAttribute("aria-busy");
+      if (ticket === latest.search) results.removeAttribute("aria-busy");
     }
   }
 
@@ -281,13 +287,19 @@
   let shownCollection = "";
 
   async function loadCollections() {
+    const ticket = ++latest.collections;
     const error = $("docs-error");
+    const table = $("collections").closest("table");
+    table.setAttribute("aria-busy", "true"); // rows are about to be replaced
     try {
       const data = await api("GET", "api/v1/collections");
+      if (ticket !== latest.collections) return;
       clearError(error);
       renderCollections(data.collections);
     } catch (err) {
-      showError(error, err);
+      if (ticket === latest.collections) showError(error, err);
+    } finally {
+      if (ticket === latest.collections) table.removeAttribute("aria-busy");
     }
   }
 
@@ -324,9 +336,11 @@
   }
 
   async function showDocuments(name, keepFocus) {
+    const ticket = ++latest.documents;
     const error = $("docs-error");
     try {
       const data = await api("GET", `api/v1/collections/${encodeURIComponent(name)}/documents`);
+      if (ticket !== latest.documents) return;
       clearError(error);
       shownCollection = name;
       const count = data.documents.length;

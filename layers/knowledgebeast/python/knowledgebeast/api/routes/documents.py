@@ -9,7 +9,14 @@ import anyio
 from fastapi import APIRouter, File, Form, Request, UploadFile, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from knowledgebeast.api.deps import IngestPrincipal, IngestServiceDep, JsonBody, QueryPrincipal, SettingsDep
+from knowledgebeast.api.deps import (
+    IngestPrincipal,
+    IngestServiceDep,
+    JsonBody,
+    QueryPrincipal,
+    RegistryDep,
+    SettingsDep,
+)
 from knowledgebeast.api.errors import error_responses
 from knowledgebeast.api.routing import StrictJSONRoute, strict_json_loads
 from knowledgebeast.errors import (
@@ -17,8 +24,11 @@ from knowledgebeast.errors import (
     PayloadTooLargeError,
     ValidationError,
 )
-from knowledgebeast.ingest import MAX_USER_METADATA_KEYS, SYSTEM_KEYS, IngestResult
+from knowledgebeast.ingest import IngestResult
+from knowledgebeast.record_format import MAX_USER_METADATA_KEYS, SYSTEM_KEYS
+from knowledgebeast.registry import DocumentRecord, DocumentRegistry
 from knowledgebeast.schemas import COLLECTION_PATTERN
+from knowledgebeast.security.principal import Principal
 
 router = APIRouter(prefix="/api/v1/documents", tags=["documents"], route_class=StrictJSONRoute)
 
@@ -186,24 +196,30 @@ async def upload(
     return _out(result)
 
 
+async def _visible_record(registry: DocumentRegistry, document_id: str, principal: Principal) -> DocumentRecord:
+    """A live record in a collection the caller may see; anything else is 404 (never 403: no probing)."""
+    record = await anyio.to_thread.run_sync(registry.get, document_id)
+    if record is None or record.deleted or not principal.can_access(record.collection):
+        raise DocumentNotFoundError(f"document {document_id!r} not found")
+    return record
+
+
 @router.get(
     "/{document_id}", response_model=DocumentInfo, summary="Get a document's record", responses=error_responses(404)
 )
-async def get_document(document_id: str, principal: QueryPrincipal, service: IngestServiceDep) -> DocumentInfo:
+async def get_document(document_id: str, principal: QueryPrincipal, registry: RegistryDep) -> DocumentInfo:
     """The registry record of a document: source, title, chunk count, content hash."""
-    record = await anyio.to_thread.run_sync(service.registry.get, document_id)
-    if record is None or record.deleted or not principal.can_access(record.collection):
-        raise DocumentNotFoundError(f"document {document_id!r} not found")
+    record = await _visible_record(registry, document_id, principal)
     return DocumentInfo(**{k: getattr(record, k) for k in DocumentInfo.model_fields})
 
 
 @router.delete(
     "/{document_id}", response_model=DocumentOut, summary="Delete a document", responses=error_responses(404)
 )
-async def delete_document(document_id: str, principal: IngestPrincipal, service: IngestServiceDep) -> DocumentOut:
+async def delete_document(
+    document_id: str, principal: IngestPrincipal, registry: RegistryDep, service: IngestServiceDep
+) -> DocumentOut:
     """Remove every chunk of the document."""
-    record = await anyio.to_thread.run_sync(service.registry.get, document_id)
-    if record is None or record.deleted or not principal.can_access(record.collection):
-        raise DocumentNotFoundError(f"document {document_id!r} not found")
+    record = await _visible_record(registry, document_id, principal)
     result = await anyio.to_thread.run_sync(service.delete_document, record.collection, document_id)
     return _out(result)

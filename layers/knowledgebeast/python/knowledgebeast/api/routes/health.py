@@ -76,7 +76,7 @@ async def health(services: ServicesDep, request: Request) -> dict[str, Any]:
         "timestamp": datetime.now(UTC).isoformat(),
         "environment": services.settings.app_env,
     }
-    if request.app.state.authenticator.open:
+    if services.authenticator.open:
         body["auth"] = "disabled (development mode)"
     return body
 
@@ -141,11 +141,13 @@ async def clear_cache(principal: AdminPrincipal, services: ServicesDep) -> Clear
 
 @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
 async def prometheus_metrics(_access: MetricsAccess) -> Response:
-    """Prometheus exposition of every counter and histogram of this process.
+    """Prometheus exposition of every counter and histogram (summed over all workers when WORKERS > 1).
 
     Admin scope in staging/production, open in development/test; METRICS_PUBLIC overrides both.
     Route templates and counts only: no document text, query or credential ever becomes a label.
     """
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    from knowledgebeast.observability.multiprocess import registry
+
+    return Response(generate_latest(registry()), media_type=CONTENT_TYPE_LATEST)
