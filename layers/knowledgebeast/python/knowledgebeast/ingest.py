@@ -2,7 +2,7 @@
 
 Order of writes (why a crash followed by a retry leaves exactly the new version):
 1. append a claim for the new version (:mod:`knowledgebeast.versions`: orders concurrent writers);
-2. upsert the new chunks (deterministic ids, so a retry rewrites the same rows) and complete the claim;
+2. upsert the new chunks (deterministic ids, so a retry rewrites the same rows);
 3. settle: delete the document's chunks of any other content version;
 4. bump the collection version (invalidates cached answers);
 5. write the registry record (the commit point: content hash, chunk count, S3 sequencer, source stamp).
