@@ -12,10 +12,11 @@ def test_values_become_owner_only_files_and_config_lines(tmp_path: Path, capsys:
     import boto3
     from moto import mock_aws
 
-    from knowledgebeast.secrets import fetch_secret
+    from aws_lambda_powertools.utilities.parameters import clear_caches
+
     from knowledgebeast.tools.secret_files import main
 
-    fetch_secret.cache_clear()
+    clear_caches()
     with mock_aws():
         client = boto3.client("secretsmanager", region_name="us-east-1")
         token = client.create_secret(Name="kb/chroma", SecretString="t" * 40)["ARN"]
@@ -23,7 +24,7 @@ def test_values_become_owner_only_files_and_config_lines(tmp_path: Path, capsys:
         files = [f"chroma-token={token}", f"valkey.conf={password}"]
         code = main([str(tmp_path / "run"), *files, "--line", "valkey.conf=requirepass {}"])
         missing = main([str(tmp_path / "other"), "x=arn:aws:secretsmanager:us-east-1:123456789012:secret:nope"])
-    fetch_secret.cache_clear()
+    clear_caches()
 
     assert code == 0 and missing == 2
     assert (tmp_path / "run" / "chroma-token").read_text() == "t" * 40
