@@ -10,9 +10,8 @@ import pytest
 
 def test_values_become_owner_only_files_and_config_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import boto3
-    from moto import mock_aws
-
     from aws_lambda_powertools.utilities.parameters import clear_caches
+    from moto import mock_aws
 
     from knowledgebeast.tools.secret_files import main
 
