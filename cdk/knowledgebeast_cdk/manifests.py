@@ -113,13 +113,12 @@ def chroma(settings: ManifestSettings) -> list[Manifest]:
             {"name": "tmp", "mountPath": "/tmp"},
             {"name": SECRETS_VOLUME, "mountPath": SECRETS_DIR, "readOnly": True},
         ],
+        # Liveness waits for startup: 24 x 10 s = 240 s, the start period measured for ECS
+        # (containers/chromadb/README.md: up to 55 s to open a 100k index after an unclean stop,
+        # plus the 90 s single-writer lock wait), so a slow first open is not killed and restarted.
+        "startupProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10, "failureThreshold": 24},
         "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10},
-        "livenessProbe": {
-            "httpGet": {"path": "/healthz", "port": "http"},
-            "initialDelaySeconds": 30,
-            "periodSeconds": 20,
-            "failureThreshold": 3,
-        },
+        "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 20, "failureThreshold": 3},
     }
     init = _secret_files_init(settings, {"chroma-token": settings.chroma_token_secret_arn}, {})
     template = _pod_template(

@@ -116,8 +116,11 @@ def test_chroma_command_with_the_token_file_and_its_probes(tmp_path: Path) -> No
     args = [arg.replace(SECRETS_DIR, str(secrets)) for arg in container["args"]]
     entry = start_entrypoint([*container["command"], *args], image, env=env, log=tmp_path / "chroma.log")
     port = int(env["PROXY_PORT"])
+    startup = container["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 240  # the measured start period
     try:
-        until_ok(lambda: http_probe(container["readinessProbe"], container, port) == 200, entry)
+        until_ok(lambda: http_probe(startup, container, port) == 200, entry)
+        assert http_probe(container["readinessProbe"], container, port) == 200
         assert http_probe(container["livenessProbe"], container, port) == 200
         heartbeat = f"http://127.0.0.1:{port}/api/v2/heartbeat"
         assert httpx.get(heartbeat, headers={"Authorization": "Bearer " + "k" * 40}).status_code == 200
