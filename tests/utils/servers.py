@@ -18,7 +18,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, *, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_port(port: int, *, timeout: float = 120.0, process: subprocess.Popen[bytes] | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
@@ -65,7 +65,7 @@ def start_chroma(data_dir: Path, port: int | None = None) -> ServerProcess:
     port = port or free_port()
     args = [*chroma_command(), "run", "--path", str(data_dir), "--host", "127.0.0.1", "--port", str(port)]
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for_port(port, process=process, timeout=60)
+    wait_for_port(port, process=process)
     return ServerProcess(port, process, args)
 
 
